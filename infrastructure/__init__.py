@@ -1,0 +1,1 @@
+"""Adapters: the PostgreSQL event store and command log, settings, the embedded dev stack."""

@@ -1,0 +1,103 @@
+"""The command log: one row per applied command, committed with the command's events.
+
+Each context's application recorder is extended so that `app.save(..., command_record=r)`
+inserts `r` into `<context>_commands` inside the very transaction that inserts the events.
+Either both are durable or neither is, which is what lets a replay, a concurrent duplicate
+or a retry after an ambiguous COMMIT find the first result instead of applying it again.
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from domain.commands import CommandRecord
+
+
+class PostgresCommandRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        table = SQL("{}.{}").format(
+            Identifier(self.datastore.schema),
+            Identifier(events_table_name.removesuffix("_events") + "_commands"),
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " command_id text PRIMARY KEY,"
+                " command_type text NOT NULL,"
+                " fingerprint text NOT NULL,"
+                " outcome jsonb NOT NULL,"
+                " recorded_at timestamptz NOT NULL DEFAULT now())"
+            ).format(table)
+        )
+        self._insert_command = SQL(
+            "INSERT INTO {} (command_id, command_type, fingerprint, outcome) VALUES (%s, %s, %s, %s)"
+        ).format(table)
+        self._select_command = SQL(
+            "SELECT command_id, command_type, fingerprint, outcome FROM {} WHERE command_id = %s"
+        ).format(table)
+
+    def _insert_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        command_record: CommandRecord | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Runs first in the library's insert transaction, before the table lock: a duplicate
+        # command id fails here (unique violation) and the whole transaction rolls back.
+        super()._insert_events(curs, stored_events, **kwargs)
+        if command_record is not None:
+            record = command_record
+            params = (record.command_id, record.command_type, record.fingerprint, json.dumps(record.outcome))
+            curs.execute(self._insert_command, params, prepare=True)
+
+    def find_command(self, command_id: str) -> CommandRecord | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_command, (command_id,), prepare=True)
+            row = curs.fetchone()
+        return None if row is None else CommandRecord(**row)
+
+
+class MemoryCommandRecorder(POPOApplicationRecorder):
+    """The same contract in memory, so unit tests run the same scenarios without a server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._commands: dict[str, CommandRecord] = {}
+
+    def _insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        command_record: CommandRecord | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        with self._database_lock:
+            if command_record is not None and command_record.command_id in self._commands:
+                raise IntegrityError(f"command {command_record.command_id} already recorded")
+            notification_ids = super()._insert_events(stored_events, **kwargs)
+            if command_record is not None:
+                self._commands[command_record.command_id] = command_record
+            return notification_ids
+
+    def find_command(self, command_id: str) -> CommandRecord | None:
+        with self._database_lock:
+            return self._commands.get(command_id)
+
+
+class PostgresCommandFactory(PostgresFactory):
+    application_recorder_class = PostgresCommandRecorder
+
+
+class MemoryCommandFactory(POPOFactory):
+    def application_recorder(self) -> ApplicationRecorder:
+        return MemoryCommandRecorder()

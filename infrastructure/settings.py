@@ -1,0 +1,61 @@
+"""Settings: the one module that reads the environment.
+
+Without DATABASE_URL the applications keep everything in memory (unit tests, quick
+experiments). With it, every context writes to that PostgreSQL server, each in its own
+tables. `orders dev up` writes both variables to `.devstack/env`.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+MEMORY_FACTORY = "infrastructure.command_log:MemoryCommandFactory"
+POSTGRES_FACTORY = "infrastructure.command_log:PostgresCommandFactory"
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+    postgres_schema: str = ""
+    devstack_dir: Path = field(default_factory=lambda: Path(".devstack"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        return cls(
+            database_url=environ.get("DATABASE_URL") or None,
+            kafka_bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            postgres_schema=environ.get("ORDERS_POSTGRES_SCHEMA", ""),
+            devstack_dir=Path(environ.get("ORDERS_DEVSTACK_DIR", ".devstack")),
+        )
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing library's configuration for one application."""
+        if self.database_url is None:
+            return {"PERSISTENCE_MODULE": MEMORY_FACTORY}
+        try:
+            params = conninfo_to_dict(self.database_url)
+        except Exception as error:
+            raise SettingsError(f"DATABASE_URL is not a PostgreSQL URL: {error}") from None
+        return {
+            "PERSISTENCE_MODULE": POSTGRES_FACTORY,
+            "POSTGRES_DBNAME": str(params.get("dbname") or params.get("user") or "postgres"),
+            "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+            "POSTGRES_PORT": str(params.get("port") or "5432"),
+            "POSTGRES_USER": str(params.get("user") or "postgres"),
+            "POSTGRES_PASSWORD": str(params.get("password") or ""),
+            "POSTGRES_SCHEMA": self.postgres_schema,
+            # Waiting forever for the table lock is the library default; a stuck writer
+            # should fail and be retried instead.
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_PRE_PING": "y",
+        }

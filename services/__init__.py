@@ -1,0 +1,2 @@
+"""Application services: one eventsourcing Application per bounded context, the composition
+root, and the command-line entry points."""

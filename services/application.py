@@ -1,0 +1,124 @@
+"""The idempotent command path shared by every bounded context.
+
+`execute(command)` applies a command at most once per command id:
+
+1. If the command log already holds the id, answer from it (a replay): same result, or the
+   same refusal, and no new events. A different payload under the same id is refused.
+2. Otherwise run the handler against freshly loaded aggregates and save its events together
+   with the command's record, in one transaction.
+3. If that transaction hits a unique violation, either another writer moved an aggregate
+   (optimistic concurrency) or the same command committed first (a concurrent duplicate, or
+   our own earlier attempt whose COMMIT answer was lost). Go back to step 1: the log tells
+   which, and a conflict is retried with jittered exponential backoff, a bounded number of times.
+"""
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.commands import Command, CommandRecord
+from domain.errors import CommandIdReusedError, DomainError, NotFoundError, RuleViolationError
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class CommandLog(Protocol):
+    """The port a recorder implements to answer "was this command applied, and with what?"."""
+
+    def find_command(self, command_id: str) -> CommandRecord | None: ...
+
+
+class ConcurrencyError(Exception):
+    """Still conflicting after every retry: the caller may try again later with the same id."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a handler decided: the aggregates it changed and the result to report."""
+
+    aggregates: Sequence[Aggregate]
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to `execute`: the command's result and whether it was a replay."""
+
+    command_id: str
+    result: dict[str, Any]
+    replayed: bool
+
+
+Handler = Callable[[Any], Decision]
+
+
+class IdempotentApplication(Application[UUID]):
+    max_attempts: ClassVar[int] = 12
+    backoff_base_s: ClassVar[float] = 0.004
+    backoff_cap_s: ClassVar[float] = 0.25
+
+    def handlers(self) -> dict[type[Command], Handler]:
+        """Map each command type this context accepts to its one handler."""
+        raise NotImplementedError
+
+    @property
+    def command_log(self) -> CommandLog:
+        log = self.recorder
+        assert hasattr(log, "find_command"), f"{type(log).__name__} keeps no command log"
+        return log  # type: ignore[return-value]
+
+    def execute(self, command: Command) -> Receipt:
+        handler = self.handlers()[type(command)]
+        fingerprint = command.fingerprint()
+        for attempt in range(1, self.max_attempts + 1):
+            prior = self.command_log.find_command(command.command_id)
+            if prior is not None:
+                return self._replay(prior, command, fingerprint)
+            try:
+                return self._apply(handler, command, fingerprint)
+            except IntegrityError:
+                self._sleep_before_retry(attempt)
+        raise ConcurrencyError(f"{type(command).__name__} {command.command_id} kept conflicting")
+
+    def load(self, aggregate_id: UUID, cls: type[A], missing: type[NotFoundError]) -> A:
+        """Load an aggregate, turning "no such id" into the context's named error."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing(f"no {cls.__name__} with id {aggregate_id}") from None
+        assert isinstance(aggregate, cls), f"{aggregate_id} is a {type(aggregate).__name__}"
+        return aggregate
+
+    def _apply(self, handler: Handler, command: Command, fingerprint: str) -> Receipt:
+        def record(outcome: dict[str, Any]) -> CommandRecord:
+            return CommandRecord(command.command_id, type(command).__name__, fingerprint, outcome)
+
+        try:
+            decision = handler(command)
+        except RuleViolationError as refusal:
+            self.save(command_record=record({"error": {"code": refusal.code, "message": str(refusal)}}))
+            raise
+        self.save(*decision.aggregates, command_record=record({"result": decision.result}))
+        return Receipt(command.command_id, decision.result, replayed=False)
+
+    @staticmethod
+    def _replay(prior: CommandRecord, command: Command, fingerprint: str) -> Receipt:
+        if prior.fingerprint != fingerprint or prior.command_type != type(command).__name__:
+            raise CommandIdReusedError(
+                f"command id {command.command_id!r} was already used for another {prior.command_type} request"
+            )
+        if "error" in prior.outcome:
+            error = prior.outcome["error"]
+            raise DomainError.from_code(error["code"], error["message"])
+        return Receipt(command.command_id, prior.outcome["result"], replayed=True)
+
+    def _sleep_before_retry(self, attempt: int) -> None:
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2**attempt)
+        time.sleep(random.uniform(ceiling / 2, ceiling))

@@ -1,0 +1,53 @@
+"""The composition root: the one place that wires infrastructure into the services.
+
+Nothing connects at import time; `build(settings)` constructs every application from one
+settings object, and `System.close()` releases their connection pools.
+"""
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from domain.ports import PaymentProvider
+from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.settings import Settings
+from services.fulfillment import FulfillmentService
+from services.inventory import InventoryService
+from services.orders import OrdersService
+from services.payments import PaymentsService
+
+
+@dataclass
+class System:
+    orders: OrdersService
+    inventory: InventoryService
+    payments: PaymentsService
+    fulfillment: FulfillmentService
+
+    @property
+    def contexts(self) -> tuple[OrdersService | InventoryService | PaymentsService | FulfillmentService, ...]:
+        return (self.orders, self.inventory, self.payments, self.fulfillment)
+
+    def close(self) -> None:
+        for app in self.contexts:
+            app.close()
+
+
+def build(settings: Settings, provider: PaymentProvider | None = None) -> System:
+    """Construct the four contexts, creating their tables (and schema) if needed."""
+    if settings.database_url and settings.postgres_schema:
+        create_schema(settings.database_url, settings.postgres_schema)
+    env = settings.persistence_env()
+    inventory = InventoryService(env=env)
+    return System(
+        orders=OrdersService(is_known_sku=inventory.is_known_sku, env=env),
+        inventory=inventory,
+        payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), env=env),
+        fulfillment=FulfillmentService(env=env),
+    )
+
+
+def create_schema(database_url: str, schema: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
