@@ -10,14 +10,22 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from domain.commands import CommandRecord
+
+# One key for every process creating this project's tables (an arbitrary constant).
+DDL_LOCK_KEY = 4_711_001
 
 
 class PostgresCommandRecorder(PostgresApplicationRecorder):
@@ -44,21 +52,44 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
             "SELECT command_id, command_type, fingerprint, outcome FROM {} WHERE command_id = %s"
         ).format(table)
 
-    def _insert_events(
+    def create_table(self) -> None:
+        """Create the tables under an advisory lock: the library's DDL (CREATE TYPE,
+        CREATE OR REPLACE FUNCTION) fails with "tuple concurrently updated" when several
+        processes start at once."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
         self,
-        curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
         *,
         command_record: CommandRecord | None = None,
         **kwargs: Any,
-    ) -> None:
-        # Runs first in the library's insert transaction, before the table lock: a duplicate
-        # command id fails here (unique violation) and the whole transaction rolls back.
-        super()._insert_events(curs, stored_events, **kwargs)
-        if command_record is not None:
-            record = command_record
-            params = (record.command_id, record.command_type, record.fingerprint, json.dumps(record.outcome))
-            curs.execute(self._insert_command, params, prepare=True)
+    ) -> Sequence[int] | None:
+        """Insert the command's row and its events in one transaction.
+
+        The library pipelines its insert; a unique violation on the command row would abort
+        that pipeline and surface as a retryable "pipeline aborted" error. Here the command
+        row goes first, unpipelined, so a duplicate fails at once as an IntegrityError,
+        before the table lock is taken. The library's retry on a lost connection is kept:
+        if the lost answer was to a COMMIT that succeeded, the retry hits this row.
+        """
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            if command_record is not None:
+                curs.execute(self._insert_command, self._command_params(command_record), prepare=True)
+            if not stored_events:
+                return []
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+    @staticmethod
+    def _command_params(record: CommandRecord) -> tuple[str, str, str, str]:
+        return (record.command_id, record.command_type, record.fingerprint, json.dumps(record.outcome))
 
     def find_command(self, command_id: str) -> CommandRecord | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
