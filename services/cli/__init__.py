@@ -1,0 +1,37 @@
+"""The `orders` command line.
+
+Each module in `COMMANDS` adds one subcommand through `register(subparsers)` and sets `func`
+on its parser to a handler returning the exit code, so a new command is one new module plus
+one entry here.
+"""
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from services.cli import demo, dev
+
+
+class CommandModule(Protocol):
+    def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None: ...
+
+
+COMMANDS: tuple[CommandModule, ...] = (dev, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orders", description="Idempotent orders reference system.")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code: 0 on success, 1 on a reported error."""
+    args = build_parser().parse_args(argv)
+    try:
+        exit_code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return exit_code
