@@ -19,6 +19,7 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "domain_error"
     registry: ClassVar[dict[str, type["DomainError"]]] = {}
+    replayed = False  # True when raised again from the command log, not decided anew
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -27,7 +28,9 @@ class DomainError(Exception):
     @classmethod
     def from_code(cls, code: str, message: str) -> "DomainError":
         """Rebuild a recorded error, so a replayed command raises what the first one did."""
-        return cls.registry.get(code, DomainError)(message)
+        error = cls.registry.get(code, DomainError)(message)
+        error.replayed = True
+        return error
 
 
 class InvalidCommandError(DomainError):
@@ -46,6 +49,10 @@ class EmptyOrderError(InvalidCommandError):
 
 class InvalidQuantityError(InvalidCommandError):
     code = "invalid_quantity"
+
+
+class DuplicateSkuError(InvalidCommandError):
+    code = "duplicate_sku"
 
 
 class InvalidSkuError(InvalidCommandError):
@@ -94,6 +101,12 @@ class RuleViolationError(DomainError):
 
 class InsufficientStockError(RuleViolationError):
     code = "insufficient_stock"
+
+
+class OrderExistsError(RuleViolationError):
+    """An order with this id was already placed, by another command."""
+
+    code = "order_exists"
 
 
 class OrderStateError(RuleViolationError):

@@ -38,7 +38,7 @@ class TracedAggregate(Aggregate):
         # topics here lets a fresh process resolve them before it writes anything.
         for value in list(vars(cls).values()):
             if isinstance(value, type) and "TOPIC" in vars(value):
-                register_topic(value.TOPIC, value)
+                register_topic(vars(value)["TOPIC"], value)
 
     @classmethod
     def _start(cls, event_class: type[Any], aggregate_id: UUID, trace: Trace, **fields: Any) -> Self:

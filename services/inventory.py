@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from domain.errors import EmptyOrderError, UnknownSkuError
+from domain.errors import DuplicateSkuError, EmptyOrderError, UnknownSkuError
 from domain.ids import stock_item_id
 from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock, StockItem, check_sku
 from services.application import Decision, Handler
@@ -29,11 +29,9 @@ class InventoryService(ContextApplication):
         """All lines or none: every stock item is checked before any event is saved."""
         if not command.lines:
             raise EmptyOrderError("nothing to reserve")
-        items = []
-        for sku, quantity in command.lines:
-            item = self.stock_item(sku)
+        items = self._stock_items(tuple(sku for sku, _ in command.lines))
+        for item, (_, quantity) in zip(items, command.lines, strict=True):
             item.reserve(command.order_id, quantity, command.trace)
-            items.append(item)
         return Decision(
             items, {"order_id": str(command.order_id), "reserved": [list(line) for line in command.lines]}
         )
@@ -56,8 +54,14 @@ class InventoryService(ContextApplication):
         except UnknownSkuError:
             return None
 
+    def _stock_items(self, skus: tuple[str, ...]) -> list[StockItem]:
+        """Each SKU once: the same item loaded twice would collide with itself when saved."""
+        if len(set(skus)) != len(skus):
+            raise DuplicateSkuError(f"each SKU may appear once per command, got {list(skus)}")
+        return [self.stock_item(sku) for sku in skus]
+
     def _for_each(self, skus: tuple[str, ...], change: Callable[[StockItem], None]) -> Decision:
-        items = [self.stock_item(sku) for sku in skus]
+        items = self._stock_items(skus)
         for item in items:
             change(item)
         return Decision(items, {"skus": list(skus)})

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain.errors import OrderStateError, UnknownOrderError
+from domain.errors import OrderExistsError, OrderStateError, UnknownOrderError
 from domain.orders import (
     AdvanceOrder,
     CancelOrder,
@@ -36,6 +36,9 @@ class OrdersService(ContextApplication):
         }
 
     def place(self, command: PlaceOrder) -> Decision:
+        # Saving would collide on version 1 forever; refuse by name instead of retrying.
+        if self.recorder.select_events(command.order_id, limit=1):
+            raise OrderExistsError(f"order {command.order_id} was already placed by another command")
         order = Order.place(command, self.is_known_sku)
         return self._decided(order)
 

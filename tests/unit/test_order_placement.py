@@ -1,0 +1,83 @@
+"""Placing an Order: well-formed lines, one currency, known SKUs, a total within MAX_CENTS."""
+
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import AmountOverflowError, CurrencyMismatchError, EmptyOrderError, UnknownSkuError
+from domain.inventory import MAX_QUANTITY
+from domain.money import MAX_CENTS, Money
+from domain.orders import MAX_LINES, Order, OrderLine, OrderStatus, PlaceOrder
+
+from .scenario import event, then, trace, traced_by
+
+
+def line(sku: str = "SKU-1", quantity: int = 1, cents: int = 250, currency: str = "EUR") -> OrderLine:
+    return OrderLine(sku, quantity, Money(cents, currency))
+
+
+def place_order(*lines: OrderLine, catalogue: frozenset[str] | None = None) -> Order:
+    command = PlaceOrder(
+        command_id="place", order_id=uuid4(), customer_id="customer-1", currency="EUR", lines=lines
+    )
+    known = catalogue if catalogue is not None else {each.sku for each in lines}
+    return Order.place(command, is_known_sku=known.__contains__)
+
+
+def test_placing_an_order_records_its_lines_and_their_total() -> None:
+    lines = (line("SKU-1", quantity=2, cents=250), line("SKU-2", quantity=1, cents=1000))
+    order = place_order(*lines)
+    then(order, event(Order.Placed, lines=lines, currency="EUR", total=Money(1500, "EUR")))
+    assert order.status is OrderStatus.PLACED
+
+
+def test_an_order_without_lines_is_refused() -> None:
+    with pytest.raises(EmptyOrderError):
+        place_order()
+
+
+def test_an_order_may_have_max_lines_lines() -> None:
+    lines = [line(f"SKU-{n}") for n in range(MAX_LINES)]
+    assert len(place_order(*lines).lines) == MAX_LINES
+
+
+def test_an_order_with_more_than_max_lines_lines_is_refused() -> None:
+    with pytest.raises(EmptyOrderError):
+        place_order(*[line(f"SKU-{n}") for n in range(MAX_LINES + 1)])
+
+
+def test_an_order_for_a_sku_the_catalogue_does_not_know_is_refused() -> None:
+    with pytest.raises(UnknownSkuError):
+        place_order(line("SKU-1"), line("SKU-2"), catalogue=frozenset({"SKU-1"}))
+
+
+def test_a_line_priced_in_another_currency_than_the_order_is_refused() -> None:
+    with pytest.raises(CurrencyMismatchError):
+        place_order(line("SKU-1", currency="EUR"), line("SKU-2", currency="USD"))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (line("SKU-1", quantity=MAX_QUANTITY, cents=MAX_CENTS // MAX_QUANTITY + 1),),
+        (line("SKU-1", cents=MAX_CENTS), line("SKU-2", cents=1)),
+    ],
+    ids=["one line's subtotal", "the order's total"],
+)
+def test_an_order_worth_more_than_max_cents_is_refused(lines: tuple[OrderLine, ...]) -> None:
+    with pytest.raises(AmountOverflowError):
+        place_order(*lines)
+
+
+def test_the_placed_event_carries_the_trace_of_the_place_order_command() -> None:
+    command = PlaceOrder(
+        command_id="place",
+        correlation_id="place/correlation",
+        causation_id="place/causation",
+        order_id=uuid4(),
+        customer_id="customer-1",
+        currency="EUR",
+        lines=(line(),),
+    )
+    order = Order.place(command, is_known_sku=lambda sku: True)
+    assert [traced_by(e) for e in order.collect_events()] == [trace("place")]
