@@ -1,0 +1,1 @@
+"""Fault injection used by the integration and chaos tests: nothing here runs in production paths."""
