@@ -58,4 +58,7 @@ class Settings:
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_PRE_PING": "y",
+            # With 2+ writers a tailing reader lost events in this mode (DESIGN.md); the
+            # command log also relies on the library's default insert path.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
