@@ -12,7 +12,14 @@ class ContextApplication(IdempotentApplication):
     """One bounded context: its own `<name>_events` and `<name>_commands` tables and its own
     notification log (the outbox its relay follows)."""
 
-    env: ClassVar[dict[str, str]] = {"POSTGRES_LOCK_TIMEOUT": "5"}
+    env: ClassVar[dict[str, str]] = {
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        # Hot aggregates (one SKU, many orders) would otherwise be replayed from their first
+        # event on every command. Cached copies are fast-forwarded with the newer events
+        # before use and handed out as deep copies; a stale copy cannot slip through, since
+        # saving still checks the version.
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+    }
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -4,6 +4,7 @@ Every assertion reads the stored rows, never a counter the code under test keeps
 """
 
 import multiprocessing
+from collections.abc import Iterator
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, postgres_schema=f"t_{uuid.uuid4().hex[:12]}")
+def settings(database_url: str) -> Iterator[Settings]:
+    """A schema of its own per test, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield Settings(database_url=database_url, postgres_schema=schema)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def count(settings: Settings, table: str, where: str = "true") -> int:
