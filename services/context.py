@@ -1,10 +1,13 @@
 """The base every bounded context's application extends."""
 
 from typing import ClassVar
+from uuid import UUID
 
+from eventsourcing.application import Repository
 from eventsourcing.persistence import JSONTranscoder
 
 from services.application import IdempotentApplication
+from services.repository import SharedCacheRepository
 from services.transcodings import register_value_objects
 
 
@@ -20,6 +23,16 @@ class ContextApplication(IdempotentApplication):
         # saving still checks the version.
         "AGGREGATE_CACHE_MAXSIZE": "10000",
     }
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository with its cache made safe to share between threads."""
+        return SharedCacheRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(self.env.get(self.AGGREGATE_CACHE_MAXSIZE) or 0) or None,
+            fastforward=True,
+            deepcopy_from_cache=True,
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
