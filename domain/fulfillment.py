@@ -36,12 +36,17 @@ class CancelShipment(Command):
 
 
 class Shipment(TracedAggregate):
+    natural_key = "order_id"
+
+    class Event(TracedAggregate.Event):
+        order_id: str
+
     class Requested(TracedAggregate.Created):
         TOPIC = "ShipmentRequested.v1"
         order_id: str
         destination: str
 
-    class Shipped(TracedAggregate.Event):
+    class Shipped(Event):
         TOPIC = "ShipmentShipped.v1"
         tracking_id: str
 
@@ -49,20 +54,20 @@ class Shipment(TracedAggregate):
             shipment.status = ShipmentStatus.SHIPPED
             shipment.tracking_id = self.tracking_id
 
-    class Delivered(TracedAggregate.Event):
+    class Delivered(Event):
         TOPIC = "ShipmentDelivered.v1"
 
         def apply(self, shipment: "Shipment") -> None:
             shipment.status = ShipmentStatus.DELIVERED
 
-    class Failed(TracedAggregate.Event):
+    class Failed(Event):
         TOPIC = "ShipmentFailed.v1"
         reason: str
 
         def apply(self, shipment: "Shipment") -> None:
             shipment.status = ShipmentStatus.FAILED
 
-    class Cancelled(TracedAggregate.Event):
+    class Cancelled(Event):
         TOPIC = "ShipmentCancelled.v1"
 
         def apply(self, shipment: "Shipment") -> None:

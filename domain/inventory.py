@@ -64,11 +64,16 @@ class ShipStock(Command):
 
 
 class StockItem(TracedAggregate):
+    natural_key = "sku"
+
+    class Event(TracedAggregate.Event):
+        sku: str
+
     class Registered(TracedAggregate.Created):
         TOPIC = "StockItemRegistered.v1"
         sku: str
 
-    class Restocked(TracedAggregate.Event):
+    class Restocked(Event):
         TOPIC = "StockRestocked.v1"
         quantity: int
 
@@ -76,7 +81,7 @@ class StockItem(TracedAggregate):
             item.available += self.quantity
             item.restocked += self.quantity
 
-    class Reserved(TracedAggregate.Event):
+    class Reserved(Event):
         TOPIC = "StockReserved.v1"
         order_id: str
         quantity: int
@@ -85,7 +90,7 @@ class StockItem(TracedAggregate):
             item.available -= self.quantity
             item.reservations[self.order_id] = self.quantity
 
-    class Released(TracedAggregate.Event):
+    class Released(Event):
         TOPIC = "StockReleased.v1"
         order_id: str
         quantity: int
@@ -94,7 +99,7 @@ class StockItem(TracedAggregate):
             del item.reservations[self.order_id]
             item.available += self.quantity
 
-    class Shipped(TracedAggregate.Event):
+    class Shipped(Event):
         TOPIC = "StockShipped.v1"
         order_id: str
         quantity: int

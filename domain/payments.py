@@ -53,19 +53,24 @@ class RefundPayment(Command):
 
 
 class Payment(TracedAggregate):
+    natural_key = "order_id"
+
+    class Event(TracedAggregate.Event):
+        order_id: str
+
     class Requested(TracedAggregate.Created):
         TOPIC = "PaymentRequested.v1"
         order_id: str
         amount: Money
 
-    class OutcomeUnknown(TracedAggregate.Event):
+    class OutcomeUnknown(Event):
         TOPIC = "PaymentOutcomeUnknown.v1"
         operation: str
 
         def apply(self, payment: "Payment") -> None:
             payment.status = PaymentStatus.UNKNOWN
 
-    class Authorized(TracedAggregate.Event):
+    class Authorized(Event):
         TOPIC = "PaymentAuthorized.v1"
         provider_ref: str
 
@@ -73,14 +78,14 @@ class Payment(TracedAggregate):
             payment.status = PaymentStatus.AUTHORIZED
             payment.provider_ref = self.provider_ref
 
-    class Declined(TracedAggregate.Event):
+    class Declined(Event):
         TOPIC = "PaymentDeclined.v1"
         reason: str
 
         def apply(self, payment: "Payment") -> None:
             payment.status = PaymentStatus.DECLINED
 
-    class Captured(TracedAggregate.Event):
+    class Captured(Event):
         TOPIC = "PaymentCaptured.v1"
         amount: Money
 
@@ -88,13 +93,13 @@ class Payment(TracedAggregate):
             payment.status = PaymentStatus.CAPTURED
             payment.captured = self.amount
 
-    class Voided(TracedAggregate.Event):
+    class Voided(Event):
         TOPIC = "PaymentVoided.v1"
 
         def apply(self, payment: "Payment") -> None:
             payment.status = PaymentStatus.VOIDED
 
-    class Refunded(TracedAggregate.Event):
+    class Refunded(Event):
         TOPIC = "PaymentRefunded.v1"
         amount: Money
 

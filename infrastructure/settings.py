@@ -26,6 +26,9 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     postgres_schema: str = ""
     devstack_dir: Path = field(default_factory=lambda: Path(".devstack"))
+    kafka_max_poll_interval_ms: int = 5_000
+    kafka_request_timeout_ms: int = 5_000
+    kafka_delivery_timeout_ms: int = 10_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -34,6 +37,9 @@ class Settings:
             kafka_bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             postgres_schema=environ.get("ORDERS_POSTGRES_SCHEMA", ""),
             devstack_dir=Path(environ.get("ORDERS_DEVSTACK_DIR", ".devstack")),
+            kafka_max_poll_interval_ms=_int(environ, "ORDERS_KAFKA_MAX_POLL_INTERVAL_MS", 5_000),
+            kafka_request_timeout_ms=_int(environ, "ORDERS_KAFKA_REQUEST_TIMEOUT_MS", 5_000),
+            kafka_delivery_timeout_ms=_int(environ, "ORDERS_KAFKA_DELIVERY_TIMEOUT_MS", 10_000),
         )
 
     def persistence_env(self) -> dict[str, str]:
@@ -62,3 +68,16 @@ class Settings:
             # command log also relies on the library's default insert path.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value

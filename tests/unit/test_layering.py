@@ -2,7 +2,9 @@
 
 domain/ imports only the standard library (minus its I/O modules), `eventsourcing.domain`,
 `eventsourcing.utils` and itself. services/ reaches infrastructure/ only through the
-composition root and the entry points, and infrastructure/ never imports services/.
+composition root and the entry points, or through the published language
+(`infrastructure.contracts`: schemas without I/O, which the saga consumes), and
+infrastructure/ never imports services/.
 """
 
 import ast
@@ -22,6 +24,8 @@ STDLIB_IO = frozenset(
 )  # fmt: skip
 DOMAIN_MAY_IMPORT = ("domain", "eventsourcing.domain", "eventsourcing.utils")
 ENTRY_POINTS = ("services/bootstrap.py", "services/cli/")
+PUBLISHED_LANGUAGE = "infrastructure.contracts"
+CONTRACTS_MAY_IMPORT = ("domain", "pydantic", PUBLISHED_LANGUAGE)
 
 
 def imported_modules(source: str) -> list[str]:
@@ -47,7 +51,14 @@ def domain_may_import(module: str) -> bool:
 
 
 def services_may_import(module: str, path: str) -> bool:
-    return not within(module, "infrastructure") or path.startswith(ENTRY_POINTS)
+    reaches_infrastructure = within(module, "infrastructure") and not within(module, PUBLISHED_LANGUAGE)
+    return not reaches_infrastructure or path.startswith(ENTRY_POINTS)
+
+
+def contracts_may_import(module: str) -> bool:
+    top = module.partition(".")[0]
+    in_stdlib = top in sys.stdlib_module_names and top not in STDLIB_IO
+    return in_stdlib or any(within(module, allowed) for allowed in CONTRACTS_MAY_IMPORT)
 
 
 def infrastructure_may_import(module: str) -> bool:
@@ -66,6 +77,10 @@ def infrastructure_violations(source: str) -> list[str]:
     return [module for module in imported_modules(source) if not infrastructure_may_import(module)]
 
 
+def contracts_violations(source: str) -> list[str]:
+    return [module for module in imported_modules(source) if not contracts_may_import(module)]
+
+
 def layer_violations(layer: str, check: Callable[[str, str], list[str]]) -> dict[str, list[str]]:
     """`{module path: forbidden imports}` over every module of the layer."""
     paths = sorted((ROOT / layer).rglob("*.py"))
@@ -80,6 +95,18 @@ def test_domain_imports_only_the_standard_library_the_eventsourcing_model_and_it
 
 def test_services_reach_infrastructure_only_through_the_composition_root_and_entry_points() -> None:
     assert layer_violations("services", services_violations) == {}
+
+
+def test_the_published_language_imports_only_the_domain_pydantic_and_the_standard_library() -> None:
+    assert layer_violations("infrastructure/contracts", lambda source, _: contracts_violations(source)) == {}
+
+
+def test_the_contracts_check_reports_io() -> None:
+    assert contracts_violations("import psycopg\nfrom kafka import KafkaProducer") == [
+        "psycopg",
+        "kafka.KafkaProducer",
+    ]
+    assert contracts_violations("from pydantic import BaseModel\nfrom domain.orders import Order") == []
 
 
 def test_infrastructure_does_not_import_services() -> None:
@@ -127,6 +154,7 @@ def test_the_services_check_allows_infrastructure_only_in_the_entry_points() -> 
     assert services_violations(source, "services/orders.py") == ["infrastructure.settings.Settings"]
     assert services_violations(source, "services/bootstrap.py") == []
     assert services_violations(source, "services/cli/dev.py") == []
+    assert services_violations("from infrastructure.contracts import TOPICS", "services/saga/x.py") == []
 
 
 def test_the_infrastructure_check_reports_an_import_of_services() -> None:
