@@ -75,6 +75,14 @@ class CurrencyMismatchError(InvalidCommandError):
     code = "currency_mismatch"
 
 
+class InvalidAddressError(InvalidCommandError):
+    code = "invalid_address"
+
+
+class InvalidPaymentTokenError(InvalidCommandError):
+    code = "invalid_payment_token"
+
+
 class NotFoundError(DomainError):
     code = "not_found"
 

@@ -5,6 +5,7 @@ Moving to a state the order has already reached is a no-op (no event), so a rede
 saga step changes nothing; moving backwards or out of a terminal state is an error.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -12,12 +13,20 @@ from typing import ClassVar
 from uuid import UUID
 
 from domain.commands import Command
-from domain.errors import EmptyOrderError, OrderStateError, UnknownSkuError
+from domain.errors import (
+    EmptyOrderError,
+    InvalidAddressError,
+    InvalidCommandError,
+    InvalidPaymentTokenError,
+    OrderStateError,
+    UnknownSkuError,
+)
 from domain.inventory import check_quantity, check_sku
 from domain.money import Money
 from domain.tracing import Trace, TracedAggregate
 
 MAX_LINES = 100
+_COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class OrderStatus(StrEnum):
@@ -57,12 +66,38 @@ class OrderLine:
         return self.unit_price.times(self.quantity)
 
 
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+
+    def __post_init__(self) -> None:
+        for field_name in ("name", "line1", "city", "postal_code"):
+            check_text(getattr(self, field_name), f"address {field_name}", InvalidAddressError)
+        if not isinstance(self.country, str) or not _COUNTRY.fullmatch(self.country):
+            raise InvalidAddressError(f"country must be two capital letters, got {self.country!r}")
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.line1}, {self.postal_code} {self.city}, {self.country}"
+
+
+def check_text(value: str, what: str, error: type[InvalidCommandError], limit: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or not value.isprintable():
+        raise error(f"{what} must be 1-{limit} printable characters")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlaceOrder(Command):
     order_id: UUID
     customer_id: str
     currency: str
     lines: tuple[OrderLine, ...]
+    shipping_address: ShippingAddress
+    payment_token: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +113,8 @@ class Order(TracedAggregate):
         currency: str
         lines: tuple[OrderLine, ...]
         total: Money
+        shipping_address: ShippingAddress
+        payment_token: str
 
     class Step(TracedAggregate.Event):
         """Base of the happy-path events: each moves the order to its `status`."""
@@ -138,11 +175,21 @@ class Order(TracedAggregate):
         def apply(self, order: "Order") -> None:
             order.compensations.append(self.step)
 
-    def __init__(self, customer_id: str, currency: str, lines: tuple[OrderLine, ...], total: Money) -> None:
+    def __init__(
+        self,
+        customer_id: str,
+        currency: str,
+        lines: tuple[OrderLine, ...],
+        total: Money,
+        shipping_address: ShippingAddress,
+        payment_token: str,
+    ) -> None:
         self.customer_id = customer_id
         self.currency = currency
         self.lines = tuple(lines)
         self.total = total
+        self.shipping_address = shipping_address
+        self.payment_token = payment_token
         self.status = OrderStatus.PLACED
         self.history: list[str] = [OrderStatus.PLACED.value]
         self.reason = ""
@@ -152,6 +199,7 @@ class Order(TracedAggregate):
     @classmethod
     def place(cls, command: PlaceOrder, is_known_sku: Callable[[str], bool]) -> "Order":
         """Accept an order whose lines are well-formed, priced in one currency and stocked."""
+        check_text(command.customer_id, "customer id", InvalidCommandError, 100)
         lines = command.lines
         if not lines:
             raise EmptyOrderError("an order needs at least one line")
@@ -170,6 +218,8 @@ class Order(TracedAggregate):
             currency=command.currency,
             lines=tuple(lines),
             total=total,
+            shipping_address=command.shipping_address,
+            payment_token=check_text(command.payment_token, "payment token", InvalidPaymentTokenError, 64),
         )
 
     @property

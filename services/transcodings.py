@@ -5,7 +5,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.money import Money
-from domain.orders import OrderLine
+from domain.orders import OrderLine, ShippingAddress
 
 
 class MoneyAsDict(Transcoding):
@@ -30,6 +30,18 @@ class OrderLineAsDict(Transcoding):
         return OrderLine(**data)
 
 
+class ShippingAddressAsDict(Transcoding):
+    type = ShippingAddress
+    name = "shipping_address"
+
+    def encode(self, obj: ShippingAddress) -> dict[str, Any]:
+        return vars(obj).copy()
+
+    def decode(self, data: dict[str, Any]) -> ShippingAddress:
+        return ShippingAddress(**data)
+
+
 def register_value_objects(transcoder: JSONTranscoder) -> None:
     transcoder.register(MoneyAsDict())
     transcoder.register(OrderLineAsDict())
+    transcoder.register(ShippingAddressAsDict())

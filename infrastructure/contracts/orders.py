@@ -13,6 +13,14 @@ class Line(Payload):
     unit_price_cents: int
 
 
+class Address(Payload):
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+
+
 class OrderPlaced(Payload):
     event_type = "OrderPlaced"
     order_id: str
@@ -20,6 +28,8 @@ class OrderPlaced(Payload):
     currency: str
     total_cents: int
     lines: list[Line]
+    shipping_address: Address
+    payment_token: str
 
 
 class OrderStockReserved(Payload):
@@ -74,6 +84,8 @@ def _placed(e: Any) -> Payload:
         currency=e.currency,
         total_cents=e.total.cents,
         lines=lines,
+        shipping_address=Address(**vars(e.shipping_address)),
+        payment_token=e.payment_token,
     )
 
 

@@ -21,6 +21,7 @@ from domain.orders import (
     OrderStatus,
     PlaceOrder,
     RecordCompensation,
+    ShippingAddress,
 )
 from domain.payments import AuthorizePayment, CapturePayment, VoidPayment
 from domain.ports import PaymentProvider
@@ -35,6 +36,11 @@ class DemoProvider(PaymentProvider, Protocol):
     timeouts_after_charge: set[str]
 
     def operations(self, operation: str) -> list[tuple[str, int]]: ...
+
+
+ADDRESS = ShippingAddress(
+    name="Demo Customer", line1="1 Demo Street", city="Utrecht", postal_code="3511", country="NL"
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class Scenario:
                 command_id=f"{key}:place",
                 order_id=plan.order_id,
                 customer_id="demo",
+                shipping_address=ADDRESS,
+                payment_token=plan.token,
                 currency="EUR",
                 lines=plan.lines,
             ),
@@ -135,7 +143,7 @@ class Scenario:
         self.submit(
             fulfillment,
             RequestShipment(
-                command_id=f"{key}:ship-request", order_id=plan.order_id, destination="1 Demo Street, Utrecht"
+                command_id=f"{key}:ship-request", order_id=plan.order_id, destination=str(ADDRESS)
             ),
         )
         self._advance(plan, OrderStatus.FULFILLING)

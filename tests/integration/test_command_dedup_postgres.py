@@ -4,8 +4,8 @@ Every assertion reads the stored rows, never a counter the code under test keeps
 """
 
 import multiprocessing
-from collections.abc import Iterator
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg

@@ -13,9 +13,13 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
+from domain.orders import ShippingAddress
 from domain.tracing import Trace
 
 Expected = tuple[type, dict[str, Any]]
+ADDRESS = ShippingAddress(
+    name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
+)
 
 
 def trace(name: str = "command") -> Trace:

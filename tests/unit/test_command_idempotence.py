@@ -24,7 +24,7 @@ from domain.payments import AuthorizePayment
 from services.application import IdempotentApplication, Receipt
 from services.bootstrap import System
 
-from .scenario import unique
+from .scenario import ADDRESS, unique
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,13 @@ def an_order(system: System) -> PlaceOrder:
     system.inventory.execute(RestockSku(command_id=unique("restock"), sku=sku, quantity=5))
     line = OrderLine(sku, 2, Money(250, "EUR"))
     return PlaceOrder(
-        command_id=unique("place"), order_id=uuid4(), customer_id="c-1", currency="EUR", lines=(line,)
+        command_id=unique("place"),
+        order_id=uuid4(),
+        customer_id="c-1",
+        shipping_address=ADDRESS,
+        payment_token="tok_ok",
+        currency="EUR",
+        lines=(line,),
     )
 
 

@@ -11,6 +11,8 @@ from domain.money import Money
 from domain.orders import OrderLine, PlaceOrder
 from domain.tracing import Trace
 
+from .scenario import ADDRESS
+
 
 @pytest.mark.parametrize(
     "command_id",
@@ -51,7 +53,15 @@ def test_the_fingerprint_covers_the_value_objects_inside_the_payload() -> None:
 
     def place(unit_cents: int) -> PlaceOrder:
         line = OrderLine("SKU-1", 2, Money(unit_cents, "EUR"))
-        return PlaceOrder(command_id="a", order_id=order_id, customer_id="c-1", currency="EUR", lines=(line,))
+        return PlaceOrder(
+            command_id="a",
+            order_id=order_id,
+            customer_id="c-1",
+            shipping_address=ADDRESS,
+            payment_token="tok_ok",
+            currency="EUR",
+            lines=(line,),
+        )
 
     assert place(250).fingerprint() == place(250).fingerprint()
     assert place(250).fingerprint() != place(251).fingerprint()

@@ -12,7 +12,7 @@ from domain.orders import Order, OrderLine, PlaceOrder
 from domain.payments import Payment
 from infrastructure.contracts import MAPPINGS, IntegrationEvent, UnknownEventTypeError, to_integration_event
 
-from .scenario import trace
+from .scenario import ADDRESS, trace
 
 AGGREGATES = {"orders": Order, "inventory": StockItem, "payments": Payment, "fulfillment": Shipment}
 
@@ -37,6 +37,8 @@ def placed_order() -> Order:
         command_id="place-1",
         order_id=uuid.uuid4(),
         customer_id="c",
+        shipping_address=ADDRESS,
+        payment_token="tok_ok",
         currency="EUR",
         lines=(OrderLine("SKU-1", 2, Money(150, "EUR")),),
     )

@@ -12,14 +12,22 @@ from domain.money import Money
 from domain.orders import PROGRESS, Order, OrderLine, OrderStatus, PlaceOrder
 from domain.tracing import Trace
 
-from .scenario import event, given, refused, then, then_nothing_new, trace, traced_by
+from .scenario import ADDRESS, event, given, refused, then, then_nothing_new, trace, traced_by
 
 Stop = Callable[[Order, str, Trace], None]
 
 
 def placed() -> Order:
     lines = (OrderLine("SKU-1", 2, Money(250, "EUR")),)
-    command = PlaceOrder(command_id="place", order_id=uuid4(), customer_id="c-1", currency="EUR", lines=lines)
+    command = PlaceOrder(
+        command_id="place",
+        order_id=uuid4(),
+        customer_id="c-1",
+        shipping_address=ADDRESS,
+        payment_token="tok_ok",
+        currency="EUR",
+        lines=lines,
+    )
     return Order.place(command, is_known_sku=lambda sku: True)
 
 

@@ -4,12 +4,19 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import AmountOverflowError, CurrencyMismatchError, EmptyOrderError, UnknownSkuError
+from domain.errors import (
+    AmountOverflowError,
+    CurrencyMismatchError,
+    EmptyOrderError,
+    InvalidAddressError,
+    InvalidPaymentTokenError,
+    UnknownSkuError,
+)
 from domain.inventory import MAX_QUANTITY
 from domain.money import MAX_CENTS, Money
-from domain.orders import MAX_LINES, Order, OrderLine, OrderStatus, PlaceOrder
+from domain.orders import MAX_LINES, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress
 
-from .scenario import event, then, trace, traced_by
+from .scenario import ADDRESS, event, then, trace, traced_by
 
 
 def line(sku: str = "SKU-1", quantity: int = 1, cents: int = 250, currency: str = "EUR") -> OrderLine:
@@ -18,7 +25,13 @@ def line(sku: str = "SKU-1", quantity: int = 1, cents: int = 250, currency: str 
 
 def place_order(*lines: OrderLine, catalogue: frozenset[str] | None = None) -> Order:
     command = PlaceOrder(
-        command_id="place", order_id=uuid4(), customer_id="customer-1", currency="EUR", lines=lines
+        command_id="place",
+        order_id=uuid4(),
+        customer_id="customer-1",
+        shipping_address=ADDRESS,
+        payment_token="tok_ok",
+        currency="EUR",
+        lines=lines,
     )
     known = catalogue if catalogue is not None else {each.sku for each in lines}
     return Order.place(command, is_known_sku=known.__contains__)
@@ -76,8 +89,38 @@ def test_the_placed_event_carries_the_trace_of_the_place_order_command() -> None
         causation_id="place/causation",
         order_id=uuid4(),
         customer_id="customer-1",
+        shipping_address=ADDRESS,
+        payment_token="tok_ok",
         currency="EUR",
         lines=(line(),),
     )
     order = Order.place(command, is_known_sku=lambda sku: True)
     assert [traced_by(e) for e in order.collect_events()] == [trace("place")]
+
+
+@pytest.mark.parametrize(
+    "change", [{"country": "Netherlands"}, {"city": ""}, {"line1": "x" * 201}, {"name": "tab\there"}]
+)
+def test_a_malformed_shipping_address_is_refused(change: dict[str, str]) -> None:
+    with pytest.raises(InvalidAddressError):
+        ShippingAddress(**{**vars(ADDRESS), **change})
+
+
+@pytest.mark.parametrize("token", ["", "   ", "t" * 65])
+def test_a_missing_or_oversized_payment_token_is_refused(token: str) -> None:
+    command = PlaceOrder(
+        command_id="place",
+        order_id=uuid4(),
+        customer_id="c-1",
+        shipping_address=ADDRESS,
+        payment_token=token,
+        currency="EUR",
+        lines=(line(),),
+    )
+    with pytest.raises(InvalidPaymentTokenError):
+        Order.place(command, is_known_sku=lambda sku: True)
+
+
+def test_the_placed_event_carries_where_to_ship_and_how_to_pay() -> None:
+    order = place_order(line())
+    then(order, event(Order.Placed, shipping_address=ADDRESS, payment_token="tok_ok"))
