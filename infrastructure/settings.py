@@ -26,6 +26,7 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     postgres_schema: str = ""
     devstack_dir: Path = field(default_factory=lambda: Path(".devstack"))
+    kafka_topic_prefix: str = ""
     kafka_max_poll_interval_ms: int = 5_000
     kafka_request_timeout_ms: int = 5_000
     kafka_delivery_timeout_ms: int = 10_000
@@ -37,10 +38,18 @@ class Settings:
             kafka_bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             postgres_schema=environ.get("ORDERS_POSTGRES_SCHEMA", ""),
             devstack_dir=Path(environ.get("ORDERS_DEVSTACK_DIR", ".devstack")),
+            kafka_topic_prefix=environ.get("ORDERS_KAFKA_TOPIC_PREFIX", ""),
             kafka_max_poll_interval_ms=_int(environ, "ORDERS_KAFKA_MAX_POLL_INTERVAL_MS", 5_000),
             kafka_request_timeout_ms=_int(environ, "ORDERS_KAFKA_REQUEST_TIMEOUT_MS", 5_000),
             kafka_delivery_timeout_ms=_int(environ, "ORDERS_KAFKA_DELIVERY_TIMEOUT_MS", 10_000),
         )
+
+    def topic(self, context: str) -> str:
+        """Where a context publishes: `<prefix><context>.events` (tests use a prefix each)."""
+        return f"{self.kafka_topic_prefix}{context}.events"
+
+    def consumer_group(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"
 
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing library's configuration for one application."""

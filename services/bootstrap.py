@@ -6,10 +6,8 @@ settings object, and `System.close()` releases their connection pools.
 
 from dataclasses import dataclass
 
-import psycopg
-from psycopg import sql
-
 from domain.ports import PaymentProvider
+from infrastructure.database import ensure_schema
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.fulfillment import FulfillmentService
@@ -36,8 +34,7 @@ class System:
 
 def build(settings: Settings, provider: PaymentProvider | None = None) -> System:
     """Construct the four contexts, creating their tables (and schema) if needed."""
-    if settings.database_url and settings.postgres_schema:
-        create_schema(settings.database_url, settings.postgres_schema)
+    ensure_schema(settings)
     env = settings.persistence_env()
     inventory = InventoryService(env=env)
     return System(
@@ -46,8 +43,3 @@ def build(settings: Settings, provider: PaymentProvider | None = None) -> System
         payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), env=env),
         fulfillment=FulfillmentService(env=env),
     )
-
-
-def create_schema(database_url: str, schema: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -53,10 +53,6 @@ class IntegrationEvent(BaseModel):
     data: dict[str, Any]
 
     @property
-    def topic(self) -> str:
-        return f"{self.context}.events"
-
-    @property
     def key(self) -> bytes:
         """Kafka key: all events of one aggregate share a partition, so stay in order."""
         return str(self.aggregate_id).encode()
