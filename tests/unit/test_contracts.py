@@ -49,8 +49,8 @@ def test_a_published_event_carries_the_envelope_and_a_payload_that_validates() -
     placed = placed_order().collect_events()[0]
     published = to_integration_event("orders", placed, notification_id=7)
 
-    assert (published.topic, published.event_type, published.schema_version) == (
-        "orders.events",
+    assert (published.context, published.event_type, published.schema_version) == (
+        "orders",
         "OrderPlaced",
         1,
     )
