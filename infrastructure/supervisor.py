@@ -1,0 +1,102 @@
+"""Runs the system's processes as children, restarts a crashed one with backoff, and stops
+them all cleanly.
+
+Every process is stateless (all state is in PostgreSQL and Kafka), so a restart is always
+safe: that is what makes "kill -9 anything, anytime" a fair test. A child that keeps
+crashing is restarted less and less often (exponential backoff, capped), and the backoff
+resets once it has stayed up for a while.
+"""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STABLE_AFTER_S = 30.0
+MAX_BACKOFF_S = 30.0
+STOP_GRACE_S = 10.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: Sequence[str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    next_start: float = 0.0
+    log_file: Path = field(default_factory=Path)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        children: Sequence[tuple[str, Sequence[str]]],
+        env: Mapping[str, str],
+        log_dir: Path,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.children = [Child(name, argv, log_file=log_dir / f"{name}.log") for name, argv in children]
+        self.env = dict(env)
+        self.say = say
+
+    def run(self, stop: threading.Event) -> None:
+        """Keep every child running until `stop` is set, then stop them all."""
+        try:
+            while not stop.is_set():
+                for child in self.children:
+                    self._tend(child)
+                stop.wait(0.2)
+        finally:
+            self.stop_all()
+
+    def pids(self) -> dict[str, int]:
+        return {c.name: c.process.pid for c in self.children if c.process and c.process.poll() is None}
+
+    def stop_all(self) -> None:
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in running:
+            child.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in running:
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                child.process.kill()  # type: ignore[union-attr]
+                child.process.wait()  # type: ignore[union-attr]
+        self.say(f"stopped {len(running)} processes")
+
+    def _tend(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.process is not None:
+            code = child.process.poll()
+            if code is None:
+                if now - child.started_at > STABLE_AFTER_S:
+                    child.restarts = 0
+                return
+            delay = min(MAX_BACKOFF_S, 0.5 * 2**child.restarts)
+            child.restarts += 1
+            child.next_start = now + delay
+            child.process = None
+            self.say(f"{child.name} exited with {code}; restarting in {delay:.1f}s (see {child.log_file})")
+        if now >= child.next_start:
+            self._start(child)
+
+    def _start(self, child: Child) -> None:
+        with child.log_file.open("ab") as log:
+            child.process = subprocess.Popen(
+                list(child.argv),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=os.getcwd(),
+            )
+        child.started_at = time.monotonic()
+        self.say(f"started {child.name} (pid {child.process.pid})")
