@@ -3,7 +3,8 @@
 Producer: every send waits for all in-sync replicas (acks=all), one request in flight per
 connection so a retried batch cannot overtake the next one (per-key order holds), and a
 bounded delivery timeout so a dead broker surfaces as a failed send instead of a hang.
-No transactions: the local broker does not hide aborted ones, so nothing relies on them.
+No idempotent producer and no transactions: the local broker does not hide aborted ones,
+so nothing relies on them.
 
 Consumer: auto-commit off. Offsets are committed by the caller only after the effect of
 the records is durable in PostgreSQL, which makes delivery at-least-once and the
@@ -22,7 +23,12 @@ def producer(settings: Settings, client_id: str) -> KafkaProducer:
         bootstrap_servers=_servers(settings),
         client_id=client_id,
         acks="all",
+        # kafka-python 3 enables its idempotent producer by default; after batches expire
+        # against a paused broker it never delivers again. Order per key is kept by one
+        # request in flight, and consumers dedupe by event id.
+        enable_idempotence=False,
         max_in_flight_requests_per_connection=1,
+        max_block_ms=settings.kafka_delivery_timeout_ms,
         linger_ms=5,
         retries=3,
         request_timeout_ms=settings.kafka_request_timeout_ms,

@@ -72,7 +72,7 @@ class IdempotentApplication(Application[UUID]):
     def command_log(self) -> CommandLog:
         log = self.recorder
         assert hasattr(log, "find_command"), f"{type(log).__name__} keeps no command log"
-        return log  # type: ignore[return-value]
+        return log
 
     def execute(self, command: Command) -> Receipt:
         handler = self.handlers()[type(command)]
@@ -90,7 +90,7 @@ class IdempotentApplication(Application[UUID]):
     def load(self, aggregate_id: UUID, cls: type[A], missing: type[NotFoundError]) -> A:
         """Load an aggregate, turning "no such id" into the context's named error."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise missing(f"no {cls.__name__} with id {aggregate_id}") from None
         assert isinstance(aggregate, cls), f"{aggregate_id} is a {type(aggregate).__name__}"

@@ -163,7 +163,7 @@ def test_a_paused_broker_serves_again_after_resume(shared_stack: DevStack) -> No
     broker = shared_stack.broker
     broker.pause()
     try:
-        assert psutil.Process(broker.pid).status() == psutil.STATUS_STOPPED
+        eventually(lambda: psutil.Process(broker.pid).status() == psutil.STATUS_STOPPED)
     finally:
         broker.resume()
 

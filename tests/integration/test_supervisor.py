@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from infrastructure.supervisor import Supervisor
+
+pytestmark = pytest.mark.integration
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
