@@ -1,0 +1,128 @@
+"""Apply records to one projection exactly once each, in version order per aggregate.
+
+Everything happens inside the caller's transaction: the read-model change, the version
+record, parking, dead-lettering and the counters commit together or not at all. That is
+what makes the at-least-once delivery of Kafka safe: whatever is delivered again finds its
+version recorded and is skipped. Each `apply` runs in a savepoint, so an event that fails
+halfway is rolled back alone and dead-lettered, and the rest of the batch goes on.
+"""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import Cursor
+
+from infrastructure.contracts import IntegrationEvent
+from projections import dead_letters, positions, stats
+from projections.incoming import Identity, Incoming
+from projections.ordering import Verdict, decide
+from projections.projection import Projection
+from projections.stats import Counts
+
+log = logging.getLogger(__name__)
+# Losing the connection or a deadlock says nothing about the event: fail the whole batch,
+# so that it is retried, instead of dead-lettering an innocent event.
+NOT_THE_EVENTS_FAULT = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class Applier:
+    def __init__(self, projection: Projection) -> None:
+        self.projection = projection
+        self.name = projection.name
+
+    def apply_all(self, cursor: Cursor[Any], records: Iterable[Incoming]) -> Counts:
+        """Apply a batch in order and add its counts to the projection's counters."""
+        counts = Counts()
+        for record in records:
+            self._one(cursor, record, counts)
+        stats.record(cursor, self.name, counts)
+        return counts
+
+    def apply_next(
+        self, cursor: Cursor[Any], event: IntegrationEvent, record: Incoming, counts: Counts
+    ) -> bool:
+        """Apply the aggregate's next event, or dead-letter it if that fails."""
+        error = self.attempt(cursor, event)
+        if not error:
+            self.applied(cursor, event, counts)
+            return True
+        who = Identity(event.aggregate_id, event.aggregate_version)
+        if dead_letters.add(cursor, self.name, who, record, error):
+            counts.dead_lettered += 1
+        log.warning("%s: dead-lettered %s from %s: %s", self.name, event.event_id, record.source, error)
+        return False
+
+    def attempt(self, cursor: Cursor[Any], event: IntegrationEvent) -> str:
+        """Run the projection's `apply` in a savepoint; the error if it failed, else ""."""
+        try:
+            with cursor.connection.transaction():  # a savepoint inside the batch's transaction
+                self.projection.apply(cursor, event)
+        except NOT_THE_EVENTS_FAULT:
+            raise
+        except Exception as error:  # any other failure is the event's: dead-letter it
+            return dead_letters.describe(error)
+        return ""
+
+    def applied(self, cursor: Cursor[Any], event: IntegrationEvent, counts: Counts) -> None:
+        positions.advance(cursor, self.name, event.aggregate_id, event.aggregate_version)
+        counts.applied += 1
+
+    def drain(self, cursor: Cursor[Any], aggregate_id: UUID, counts: Counts) -> None:
+        """Apply the parked events that now follow on, in version order, until a version is
+        still missing or one of them fails."""
+        while not dead_letters.open_versions(cursor, self.name, aggregate_id):
+            record = positions.unpark_next(cursor, self.name, aggregate_id, self._last(cursor, aggregate_id))
+            if record is None or not self.apply_next(cursor, record.event(), record, counts):
+                return
+
+    def _one(self, cursor: Cursor[Any], record: Incoming, counts: Counts) -> None:
+        try:
+            event = record.event()
+        except Exception as error:  # whatever the bytes are, they are not an event
+            self._undecodable(cursor, record, dead_letters.describe(error), counts)
+            return
+        aggregate_id, version = event.aggregate_id, event.aggregate_version
+        last = self._last(cursor, aggregate_id)
+        verdict = decide(last, version, dead_letters.open_versions(cursor, self.name, aggregate_id))
+        if verdict is Verdict.DUPLICATE:
+            counts.duplicates_skipped += 1
+        elif verdict.waits:
+            self._park(cursor, event, record, verdict, last, counts)
+        elif self.apply_next(cursor, event, record, counts):
+            self.drain(cursor, aggregate_id, counts)
+
+    def _park(
+        self,
+        cursor: Cursor[Any],
+        event: IntegrationEvent,
+        record: Incoming,
+        why: Verdict,
+        last: int,
+        counts: Counts,
+    ) -> None:
+        aggregate_id, version = event.aggregate_id, event.aggregate_version
+        if not positions.park(cursor, self.name, aggregate_id, version, why.value, record):
+            counts.duplicates_skipped += 1  # parked already: a redelivery
+            return
+        counts.parked += 1
+        waits_for = "a dead letter" if why is Verdict.BLOCKED else f"version {last + 1}"
+        log.warning(
+            "%s: parked %s from %s: waits for %s", self.name, event.event_id, record.source, waits_for
+        )
+
+    def _undecodable(self, cursor: Cursor[Any], record: Incoming, error: str, counts: Counts) -> None:
+        who = record.salvage_identity()
+        if who.aggregate_id and who.version and who.version <= self._last(cursor, who.aggregate_id):
+            counts.duplicates_skipped += 1  # a damaged copy of a version applied already
+            return
+        if dead_letters.add(cursor, self.name, who, record, error):
+            counts.dead_lettered += 1
+            log.warning("%s: dead-lettered a record from %s: %s", self.name, record.source, error)
+        else:
+            counts.duplicates_skipped += 1
+
+    def _last(self, cursor: Cursor[Any], aggregate_id: UUID) -> int:
+        return positions.last_applied(cursor, self.name, aggregate_id)

@@ -1,0 +1,133 @@
+"""Order flows driven through the real context applications, as the saga will drive them:
+each flow leaves events in all four notification logs for the projections to consume."""
+
+import uuid
+
+from domain.fulfillment import RecordShipmentShipped, RequestShipment
+from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock
+from domain.money import Money
+from domain.orders import (
+    AdvanceOrder,
+    CancelOrder,
+    FailOrder,
+    OrderLine,
+    OrderStatus,
+    PlaceOrder,
+    RecordCompensation,
+    ShippingAddress,
+)
+from domain.payments import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
+from services.bootstrap import System
+
+ADDRESS = ShippingAddress(
+    name="Test Customer", line1="1 Test Lane", city="Delft", postal_code="2611", country="NL"
+)
+
+
+class OrderFlows:
+    def __init__(self, system: System) -> None:
+        self.system = system
+
+    def restock(self, sku: str, quantity: int) -> None:
+        self.system.inventory.execute(RestockSku(command_id=str(uuid.uuid4()), sku=sku, quantity=quantity))
+
+    def completed(self, *lines: tuple[str, int], refund_cents: int = 0) -> uuid.UUID:
+        """Placed, reserved, paid, shipped, captured and completed; optionally part refunded."""
+        order_id = self._reserved_and_paid(lines, "tok_ok")
+        self._run(
+            self.system.fulfillment,
+            RequestShipment(command_id=f"{order_id}:request", order_id=order_id, destination=str(ADDRESS)),
+        )
+        self._advance(order_id, OrderStatus.FULFILLING)
+        tracking = f"TRK-{str(order_id)[:8]}"
+        self._run(
+            self.system.fulfillment,
+            RecordShipmentShipped(command_id=f"{order_id}:shipped", order_id=order_id, tracking_id=tracking),
+        )
+        skus = tuple(sku for sku, _ in lines)
+        self._run(
+            self.system.inventory, ShipStock(command_id=f"{order_id}:ship", order_id=order_id, skus=skus)
+        )
+        self._run(self.system.payments, CapturePayment(command_id=f"{order_id}:capture", order_id=order_id))
+        self._advance(order_id, OrderStatus.SHIPPED, tracking)
+        self._advance(order_id, OrderStatus.COMPLETED)
+        if refund_cents:
+            refund = RefundPayment(
+                command_id=f"{order_id}:refund", order_id=order_id, amount=Money(refund_cents, "EUR")
+            )
+            self._run(self.system.payments, refund)
+        return order_id
+
+    def declined(self, *lines: tuple[str, int]) -> uuid.UUID:
+        """The provider declines: the order fails and its stock is released."""
+        order_id = self._reserved_and_paid(lines, "tok_decline")
+        self._stop(
+            order_id, FailOrder(command_id=f"{order_id}:fail", order_id=order_id, reason="declined"), lines
+        )
+        return order_id
+
+    def cancelled(self, *lines: tuple[str, int]) -> uuid.UUID:
+        """Paid, then cancelled: the payment is voided and the stock released."""
+        order_id = self._reserved_and_paid(lines, "tok_ok")
+        self._run(self.system.payments, VoidPayment(command_id=f"{order_id}:void", order_id=order_id))
+        self._stop(
+            order_id,
+            CancelOrder(command_id=f"{order_id}:cancel", order_id=order_id, reason="customer"),
+            lines,
+        )
+        return order_id
+
+    def _reserved_and_paid(self, lines: tuple[tuple[str, int], ...], token: str) -> uuid.UUID:
+        order_id = uuid.uuid4()
+        order_lines = tuple(OrderLine(sku, quantity, Money(250, "EUR")) for sku, quantity in lines)
+        self._run(
+            self.system.orders,
+            PlaceOrder(
+                command_id=f"{order_id}:place",
+                order_id=order_id,
+                customer_id="c-1",
+                currency="EUR",
+                lines=order_lines,
+                shipping_address=ADDRESS,
+                payment_token=token,
+            ),
+        )
+        self._run(
+            self.system.inventory,
+            ReserveStock(command_id=f"{order_id}:reserve", order_id=order_id, lines=lines),
+        )
+        self._advance(order_id, OrderStatus.RESERVED)
+        total = sum((line.subtotal for line in order_lines), Money.zero("EUR"))
+        receipt = self._run(
+            self.system.payments,
+            AuthorizePayment(
+                command_id=f"{order_id}:authorize", order_id=order_id, amount=total, token=token
+            ),
+        )
+        if receipt["status"] == "authorized":
+            self._advance(order_id, OrderStatus.PAID)
+        return order_id
+
+    def _stop(
+        self, order_id: uuid.UUID, stop: FailOrder | CancelOrder, lines: tuple[tuple[str, int], ...]
+    ) -> None:
+        self._run(self.system.orders, stop)
+        skus = tuple(sku for sku, _ in lines)
+        self._run(
+            self.system.inventory,
+            ReleaseStock(command_id=f"{order_id}:release", order_id=order_id, skus=skus),
+        )
+        step = RecordCompensation(
+            command_id=f"{order_id}:compensated", order_id=order_id, step="stock_released"
+        )
+        self._run(self.system.orders, step)
+
+    def _advance(self, order_id: uuid.UUID, step: OrderStatus, tracking_id: str = "") -> None:
+        command = AdvanceOrder(
+            command_id=f"{order_id}:{step}", order_id=order_id, step=step, tracking_id=tracking_id
+        )
+        self._run(self.system.orders, command)
+
+    @staticmethod
+    def _run(app: object, command: object) -> dict[str, object]:
+        return app.execute(command).result  # type: ignore[attr-defined, no-any-return]
