@@ -31,6 +31,13 @@ class RecordShipmentShipped(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShipShipment(Command):
+    """Hand the parcel to the carrier: shipped with its tracking id, or failed with its reason."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelShipment(Command):
     order_id: UUID
 
@@ -90,6 +97,10 @@ class Shipment(TracedAggregate):
             return
         self._check(ShipmentStatus.REQUESTED, "ship")
         self._record(self.Shipped, trace, tracking_id=tracking_id)
+
+    def check_can_ship(self) -> None:
+        """Only a requested shipment may be booked with a carrier; asked before the call."""
+        self._check(ShipmentStatus.REQUESTED, "ship")
 
     def deliver(self, trace: Trace) -> None:
         if self.status is ShipmentStatus.DELIVERED:

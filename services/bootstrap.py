@@ -6,7 +6,8 @@ settings object, and `System.close()` releases their connection pools.
 
 from dataclasses import dataclass
 
-from domain.ports import PaymentProvider
+from domain.ports import Carrier, PaymentProvider
+from infrastructure.carrier import InMemoryCarrier
 from infrastructure.database import ensure_schema
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
@@ -32,8 +33,12 @@ class System:
             app.close()
 
 
-def build(settings: Settings, provider: PaymentProvider | None = None) -> System:
-    """Construct the four contexts, creating their tables (and schema) if needed."""
+def build(
+    settings: Settings, provider: PaymentProvider | None = None, carrier: Carrier | None = None
+) -> System:
+    """Construct the four contexts, creating their tables (and schema) if needed.
+
+    The provider and the carrier default to in-process fakes that keep their own keys."""
     ensure_schema(settings)
     env = settings.persistence_env()
     inventory = InventoryService(env=env)
@@ -41,5 +46,5 @@ def build(settings: Settings, provider: PaymentProvider | None = None) -> System
         orders=OrdersService(is_known_sku=inventory.is_known_sku, env=env),
         inventory=inventory,
         payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), env=env),
-        fulfillment=FulfillmentService(env=env),
+        fulfillment=FulfillmentService(carrier=carrier or InMemoryCarrier(), env=env),
     )

@@ -9,14 +9,14 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from services.cli import demo, dev
+from services.cli import demo, dev, projections, relay, saga
 
 
 class CommandModule(Protocol):
     def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None: ...
 
 
-COMMANDS: tuple[CommandModule, ...] = (dev, demo)
+COMMANDS: tuple[CommandModule, ...] = (dev, demo, saga, projections, relay)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,88 @@
+"""Fires the saga's deadlines: an order that has not shipped by its deadline is failed, and
+its compensation follows from the OrderFailed event like any other stop.
+
+Only the leader fires (`Leadership`, an advisory lock in PostgreSQL); standbys wait. A
+deadline fires at most one effect however often it is fired: the FailOrder it sends has an
+id derived from the deadline, and a fired deadline is marked and never due again.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from domain.errors import RuleViolationError
+from domain.ids import caused_command_id
+from domain.orders import FailOrder, OrderStatus
+from domain.ports import Deadline, DeadlineStore
+from services.orders import OrdersService
+
+log = logging.getLogger(__name__)
+
+
+class Leadership(Protocol):
+    def hold(self) -> bool:
+        """True while this process is the one that may fire; tries to become it if not."""
+        ...
+
+
+class SoleLeadership:
+    """For a single process (tests, in memory): always the leader."""
+
+    def hold(self) -> bool:
+        return True
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeadlineScheduler:
+    def __init__(
+        self,
+        deadlines: DeadlineStore,
+        orders: OrdersService,
+        leadership: Leadership,
+        clock: Callable[[], datetime] = utc_now,
+        interval_s: float = 0.5,
+    ) -> None:
+        self.deadlines = deadlines
+        self.orders = orders
+        self.leadership = leadership
+        self.clock = clock
+        self.interval_s = interval_s
+
+    def run(self, stop: threading.Event) -> None:
+        """Fire due deadlines while leader, until `stop` is set; a failed round is retried."""
+        while not stop.is_set():
+            try:
+                if self.leadership.hold():
+                    self.fire_due(self.clock())
+            except Exception:
+                log.exception("firing deadlines failed; trying again in %.1fs", self.interval_s)
+            stop.wait(self.interval_s)
+
+    def fire_due(self, now: datetime, limit: int = 100) -> int:
+        """Fire every deadline due at `now`; returns how many were due."""
+        due = self.deadlines.due(now, limit)
+        for deadline in due:
+            self._fire(deadline)
+            self.deadlines.mark_fired(deadline, now)
+        return len(due)
+
+    def _fire(self, deadline: Deadline) -> None:
+        order = self.orders.order(deadline.order_id)
+        if order.is_terminal or order.status is OrderStatus.SHIPPED:
+            return  # made it in time, or stopped for another reason
+        fail = FailOrder(
+            command_id=caused_command_id(deadline.key, "FailOrder"),
+            correlation_id=deadline.correlation_id,
+            causation_id=deadline.key,
+            order_id=deadline.order_id,
+            reason="deadline passed",
+        )
+        try:
+            self.orders.execute(fail)
+        except RuleViolationError as refusal:
+            log.info("deadline %s: the order moved on: %s", deadline.key, refusal)
