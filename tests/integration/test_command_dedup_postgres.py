@@ -75,9 +75,15 @@ def test_the_same_commands_racing_from_three_processes_apply_once(settings: Sett
     workers = [spawn.Process(target=restock_in_another_process, args=(settings, barrier)) for _ in range(3)]
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+    try:
+        for worker in workers:
+            worker.join(timeout=120)
+            assert worker.exitcode == 0
+    finally:
+        for worker in workers:  # a failed or stuck worker must not keep pytest waiting
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
 
     assert count(settings, "inventory_events", "topic = 'StockRestocked.v1'") == 30
     assert build(settings).inventory.stock_item("RACE").available == 30
