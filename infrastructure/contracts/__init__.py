@@ -5,6 +5,7 @@ and the saga all speak it."""
 from collections.abc import Callable
 from typing import Any
 
+from domain.ids import event_id
 from infrastructure.contracts import fulfillment, inventory, orders, payments
 from infrastructure.contracts.envelope import IntegrationEvent, Payload, UnknownEventTypeError
 
@@ -23,7 +24,7 @@ def to_integration_event(context: str, domain_event: Any, notification_id: int) 
     payload = MAPPINGS[context][type(domain_event)](domain_event)
     return IntegrationEvent(
         context=context,
-        event_id=f"{domain_event.originator_id}:{domain_event.originator_version}",
+        event_id=event_id(domain_event.originator_id, domain_event.originator_version),
         event_type=payload.event_type,
         schema_version=payload.schema_version,
         aggregate_id=domain_event.originator_id,
