@@ -28,7 +28,9 @@ class ProviderTimeoutError(Exception):
 
 
 class PaymentProvider(Protocol):
-    def authorize(self, *, idempotency_key: str, amount: Money, token: str) -> ProviderReply: ...
+    def authorize(self, *, idempotency_key: str, amount: Money, token: str, order_id: str) -> ProviderReply:
+        """Hold `amount` on the card; `order_id` files the charge under its order at the provider."""
+        ...
 
     def capture(self, *, idempotency_key: str, reference: str, amount: Money) -> ProviderReply: ...
 

@@ -21,7 +21,7 @@ class InMemoryPaymentProvider:
         self._serial = itertools.count(1)
         self.timeouts_after_charge: set[str] = set()  # keys to answer with a timeout once
 
-    def authorize(self, *, idempotency_key: str, amount: Money, token: str) -> ProviderReply:
+    def authorize(self, *, idempotency_key: str, amount: Money, token: str, order_id: str) -> ProviderReply:
         declined = token.startswith("tok_decline")
         return self._once(
             idempotency_key,

@@ -6,6 +6,7 @@ tables. `orders dev up` writes both variables to `.devstack/env`.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 MEMORY_FACTORY = "infrastructure.command_log:MemoryCommandFactory"
 POSTGRES_FACTORY = "infrastructure.command_log:PostgresCommandFactory"
+# The API keys when ORDERS_API_KEYS is unset: for development only (`orders api` says so).
+DEV_API_KEYS = (("acme", "dev-key-acme"), ("globex", "dev-key-globex"))
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_API_KEY = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # an RFC 6750 bearer token
 
 
 class SettingsError(ValueError):
@@ -30,6 +35,21 @@ class Settings:
     kafka_max_poll_interval_ms: int = 5_000
     kafka_request_timeout_ms: int = 5_000
     kafka_delivery_timeout_ms: int = 10_000
+    # The HTTP API: its port, its (tenant, key) pairs, and how long an Idempotency-Key is
+    # kept and how long a claim on one outlives a request that crashed.
+    api_port: int = 8000
+    api_keys: tuple[tuple[str, str], ...] = DEV_API_KEYS
+    idempotency_ttl_s: int = 86_400
+    idempotency_lease_s: int = 30
+    # The simulated payment provider and carrier: where they listen, where the provider
+    # sends its webhooks (none when unset), and how their clients time out and retry.
+    psp_port: int = 8001
+    psp_webhook_url: str | None = None
+    carrier_port: int = 8002
+    gateway_timeout_s: float = 5.0
+    gateway_attempts: int = 3
+    gateway_backoff_s: float = 0.2
+    gateway_backoff_max_s: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -42,6 +62,17 @@ class Settings:
             kafka_max_poll_interval_ms=_int(environ, "ORDERS_KAFKA_MAX_POLL_INTERVAL_MS", 5_000),
             kafka_request_timeout_ms=_int(environ, "ORDERS_KAFKA_REQUEST_TIMEOUT_MS", 5_000),
             kafka_delivery_timeout_ms=_int(environ, "ORDERS_KAFKA_DELIVERY_TIMEOUT_MS", 10_000),
+            api_port=_int(environ, "ORDERS_API_PORT", 8000),
+            api_keys=_api_keys(environ.get("ORDERS_API_KEYS", "")),
+            idempotency_ttl_s=_int(environ, "ORDERS_IDEMPOTENCY_TTL_S", 86_400),
+            idempotency_lease_s=_int(environ, "ORDERS_IDEMPOTENCY_LEASE_S", 30),
+            psp_port=_int(environ, "ORDERS_PSP_PORT", 8001),
+            psp_webhook_url=environ.get("ORDERS_PSP_WEBHOOK_URL") or None,
+            carrier_port=_int(environ, "ORDERS_CARRIER_PORT", 8002),
+            gateway_timeout_s=_float(environ, "ORDERS_GATEWAY_TIMEOUT_S", 5.0),
+            gateway_attempts=_int(environ, "ORDERS_GATEWAY_ATTEMPTS", 3),
+            gateway_backoff_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_S", 0.2),
+            gateway_backoff_max_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_MAX_S", 2.0),
         )
 
     def topic(self, context: str) -> str:
@@ -90,3 +121,35 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name} must be positive, got {text}")
+    return value
+
+
+def _api_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """ORDERS_API_KEYS: comma-separated tenant:key pairs; unset means DEV_API_KEYS. A bad pair
+    is named by its position, so that the error does not print a key."""
+    if not text.strip():
+        return DEV_API_KEYS
+    pairs = []
+    for position, item in enumerate(text.split(","), start=1):
+        tenant, _, key = item.strip().partition(":")
+        if not _TENANT.fullmatch(tenant) or not _API_KEY.fullmatch(key):
+            raise SettingsError(
+                f"ORDERS_API_KEYS must be comma-separated tenant:key pairs (tenant: a-z, 0-9, _ or -;"
+                f" key: a bearer token); pair {position} is not"
+            )
+        pairs.append((tenant, key))
+    if len({key for _, key in pairs}) != len(pairs):
+        raise SettingsError("ORDERS_API_KEYS names one key twice; each key belongs to one tenant")
+    return tuple(pairs)

@@ -52,7 +52,10 @@ class PaymentsService(ContextApplication):
                 "authorize",
                 command.trace,
                 lambda key: self.provider.authorize(
-                    idempotency_key=key, amount=payment.amount, token=command.token
+                    idempotency_key=key,
+                    amount=payment.amount,
+                    token=command.token,
+                    order_id=str(command.order_id),
                 ),
             )
             if reply.status == "approved":

@@ -6,17 +6,19 @@ one entry here.
 """
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from services.cli import demo, dev, projections, relay, saga
+from infrastructure.settings import SettingsError
+from services.cli import demo, dev, projections, relay, saga, simulators
 
 
 class CommandModule(Protocol):
     def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None: ...
 
 
-COMMANDS: tuple[CommandModule, ...] = (dev, demo, saga, projections, relay)
+COMMANDS: tuple[CommandModule, ...] = (dev, demo, saga, projections, relay, simulators)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code: 0 on success, 1 on a reported error."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SettingsError as error:  # some defaults come from the environment
+        print(f"orders: error: {error}", file=sys.stderr)
+        return 1
     try:
         exit_code: int = args.func(args)
     except KeyboardInterrupt:

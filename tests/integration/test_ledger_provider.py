@@ -1,5 +1,6 @@
 """The PostgreSQL-backed provider simulator keeps its own idempotency keys."""
 
+import functools
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,36 +24,62 @@ def provider(database_url: str) -> Iterator[LedgerPaymentProvider]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def approved(provider: LedgerPaymentProvider, order_id: str) -> list[tuple[str, int]]:
+    """(key, cents) of the order's approved operations at the provider: what really happened."""
+    charges = provider.ledger.charges(order_id)
+    return [(c.idempotency_key, c.amount_cents) for c in charges if c.status == "approved"]
+
+
 def test_twenty_concurrent_authorizations_with_one_key_charge_once(provider: LedgerPaymentProvider) -> None:
     def authorize(_: int) -> str:
         return provider.authorize(
-            idempotency_key="pay-1:authorize", amount=Money(900, "EUR"), token="tok_ok"
+            idempotency_key="pay-1:authorize", amount=Money(900, "EUR"), token="tok_ok", order_id="order-1"
         ).reference
 
     with ThreadPoolExecutor(8) as pool:
         references = set(pool.map(authorize, range(20)))
 
     assert len(references) == 1
-    assert provider.operations("authorize") == [("pay-1:authorize", 900)]
+    assert approved(provider, "order-1") == [("pay-1:authorize", 900)]
 
 
 def test_a_lost_answer_is_answered_on_retry_without_charging_again(provider: LedgerPaymentProvider) -> None:
-    ask = {
-        "idempotency_key": "pay-2:authorize",
-        "amount": Money(500, "EUR"),
-        "token": "tok_timeout_after_charge",
-    }
+    ask = functools.partial(
+        provider.authorize,
+        idempotency_key="pay-2:authorize",
+        amount=Money(500, "EUR"),
+        token="tok_timeout_after_charge",
+        order_id="order-2",
+    )
     with pytest.raises(ProviderTimeoutError):
-        provider.authorize(**ask)
-    assert provider.operations("authorize") == [("pay-2:authorize", 500)]  # charged before the timeout
+        ask()
+    assert approved(provider, "order-2") == [("pay-2:authorize", 500)]  # charged before the timeout
 
-    assert provider.authorize(**ask).status == "approved"
-    assert provider.operations("authorize") == [("pay-2:authorize", 500)]
+    assert ask().status == "approved"
+    assert approved(provider, "order-2") == [("pay-2:authorize", 500)]
+
+
+def test_a_server_error_before_charging_is_reported_as_no_answer_and_charges_on_retry(
+    provider: LedgerPaymentProvider,
+) -> None:
+    ask = functools.partial(
+        provider.authorize,
+        idempotency_key="pay-4:authorize",
+        amount=Money(300, "EUR"),
+        token="tok_error_before_charge",
+        order_id="order-4",
+    )
+    with pytest.raises(ProviderTimeoutError):
+        ask()
+    assert approved(provider, "order-4") == []
+
+    assert ask().status == "approved"
+    assert approved(provider, "order-4") == [("pay-4:authorize", 300)]
 
 
 def test_a_declined_token_moves_no_money(provider: LedgerPaymentProvider) -> None:
     reply = provider.authorize(
-        idempotency_key="pay-3:authorize", amount=Money(500, "EUR"), token="tok_decline"
+        idempotency_key="pay-3:authorize", amount=Money(500, "EUR"), token="tok_decline", order_id="order-3"
     )
     assert (reply.status, reply.reason) == ("declined", "card declined")
-    assert provider.operations("authorize") == []
+    assert approved(provider, "order-3") == []

@@ -1,0 +1,53 @@
+"""`domain.ports.PaymentProvider` over a payment provider's HTTP API (the simulator's:
+`infrastructure/simulators/psp/app.py`).
+
+The payments context's idempotency key goes out as the `Idempotency-Key` of every attempt,
+so retries here, and the payments context's own retries after an unknown outcome, are all
+the same question to the provider: at most one charge, whatever is lost on the way.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from domain.money import Money
+from domain.ports import ProviderReply, ProviderTimeoutError
+from infrastructure.gateways.retrying import JsonGateway, RetryPolicy
+
+
+class _Answer(BaseModel):
+    status: Literal["approved", "declined"]
+    reference: str
+    reason: str = ""
+
+
+class HttpPaymentProvider:
+    def __init__(
+        self, base_url: str, policy: RetryPolicy | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._gateway = JsonGateway(base_url, policy or RetryPolicy(), ProviderTimeoutError, headers)
+
+    def authorize(self, *, idempotency_key: str, amount: Money, token: str, order_id: str) -> ProviderReply:
+        body = {"order_id": order_id, "token": token, **_amount(amount)}
+        return self._ask("/v1/authorizations", idempotency_key, body)
+
+    def capture(self, *, idempotency_key: str, reference: str, amount: Money) -> ProviderReply:
+        return self._ask("/v1/captures", idempotency_key, {"authorization": reference, **_amount(amount)})
+
+    def void(self, *, idempotency_key: str, reference: str) -> ProviderReply:
+        return self._ask("/v1/voids", idempotency_key, {"authorization": reference})
+
+    def refund(self, *, idempotency_key: str, reference: str, amount: Money) -> ProviderReply:
+        return self._ask("/v1/refunds", idempotency_key, {"authorization": reference, **_amount(amount)})
+
+    def close(self) -> None:
+        self._gateway.close()
+
+    def _ask(self, path: str, idempotency_key: str, body: Mapping[str, Any]) -> ProviderReply:
+        answer = _Answer.model_validate(self._gateway.post(path, idempotency_key, body))
+        return ProviderReply(answer.status, answer.reference, answer.reason)
+
+
+def _amount(amount: Money) -> dict[str, Any]:
+    return {"amount_cents": amount.cents, "currency": amount.currency}
