@@ -98,6 +98,9 @@ class PlaceOrder(Command):
     lines: tuple[OrderLine, ...]
     shipping_address: ShippingAddress
     payment_token: str
+    # Whose order it is: the API client's tenant, so that no other tenant can see it.
+    # Empty for orders placed in process (the demo, tests), which no API client owns.
+    tenant_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +118,7 @@ class Order(TracedAggregate):
         total: Money
         shipping_address: ShippingAddress
         payment_token: str
+        tenant_id: str = ""  # events stored before tenants existed decode with no tenant
 
     class Step(TracedAggregate.Event):
         """Base of the happy-path events: each moves the order to its `status`."""
@@ -183,7 +187,9 @@ class Order(TracedAggregate):
         total: Money,
         shipping_address: ShippingAddress,
         payment_token: str,
+        tenant_id: str = "",
     ) -> None:
+        self.tenant_id = tenant_id
         self.customer_id = customer_id
         self.currency = currency
         self.lines = tuple(lines)
@@ -220,6 +226,7 @@ class Order(TracedAggregate):
             total=total,
             shipping_address=command.shipping_address,
             payment_token=check_text(command.payment_token, "payment token", InvalidPaymentTokenError, 64),
+            tenant_id=command.tenant_id,
         )
 
     @property

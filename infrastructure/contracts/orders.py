@@ -30,6 +30,7 @@ class OrderPlaced(Payload):
     lines: list[Line]
     shipping_address: Address
     payment_token: str
+    tenant_id: str = ""  # the API client's tenant; empty for orders placed in process
 
 
 class OrderStockReserved(Payload):
@@ -86,6 +87,7 @@ def _placed(e: Any) -> Payload:
         lines=lines,
         shipping_address=Address(**vars(e.shipping_address)),
         payment_token=e.payment_token,
+        tenant_id=e.tenant_id,
     )
 
 

@@ -1,0 +1,151 @@
+"""Layer 1 of docs/IDEMPOTENCY.md: the `Idempotency-Key` every POST carries.
+
+A key's scope is (tenant, method, route with its parameters, key); a request's fingerprint is
+the sha256 of its canonical body (JSON with sorted keys and no whitespace). Before a request
+has any effect, it claims its scope in the store (`store.py`). Then:
+
+- the claim is ours: execute the command, and keep the response for the retries; or release
+  the claim when the next attempt may be answered differently (malformed input, a missing SKU,
+  any 5xx), so that the client may correct it or simply try again;
+- a finished request holds it with the same fingerprint: send its response again, marked
+  `Idempotent-Replayed: true`;
+- a running request holds it: 409 with Retry-After; another fingerprint holds it: 422.
+
+Why a crash after the command committed, and before its response was kept, cannot make the
+retry do the work twice or answer differently: the command id is derived from the scope, so
+every attempt of one request is the same command, and the command log, which commits in the
+transaction of the command's events (services/application.py), answers a repeated command with
+its first result. The response is built from that result (the Receipt) alone. So after such a
+crash the claim's lease lapses, the retry claims the scope again and executes the same command,
+the log replays it, and the retry gets byte for byte the response that the first attempt would
+have sent. The store caches responses and fends off concurrent duplicates; the command log is
+the durable record (docs/adr/0003-api-idempotency.md).
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import uuid4, uuid5
+
+from fastapi import Depends, Header, Request
+from starlette.responses import Response
+
+from domain.errors import RuleViolationError
+from domain.ids import NAMESPACE
+from services.api import problems
+from services.api.metrics import Metrics
+from services.api.problems import KEY_IN_USE, KEY_MALFORMED, KEY_MISSING, KEY_REUSED
+from services.api.store import Held, IdempotencyStore, RecordedResponse, Scope
+from services.application import Receipt
+
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_PATTERN = "^[\\x20-\\x7e]{1,255}$"  # 1-255 printable ASCII characters
+Render = Callable[[dict[str, Any]], RecordedResponse]
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    scope: Scope
+    fingerprint: str
+
+    @property
+    def command_id(self) -> str:
+        """The same for every attempt of this request, so that the command log can tell."""
+        return str(uuid5(NAMESPACE, json.dumps(["http", *self.scope])))
+
+
+class Idempotency:
+    def __init__(self, store: IdempotencyStore, lease: timedelta, ttl: timedelta, metrics: Metrics) -> None:
+        self.store, self.lease, self.ttl, self.metrics = store, lease, ttl, metrics
+
+    def run(self, request: IdempotentRequest, execute: Callable[[], Receipt], render: Render) -> Response:
+        """Answer `request` once: by `execute`, rendered from the Receipt's result alone, or
+        from the store."""
+        token = uuid4().hex
+        held = self.store.claim(request.scope, request.fingerprint, token, self.lease, self.ttl)
+        if held is not None:
+            return self._answer_held(held, request)
+        try:
+            receipt = execute()
+            answer, replayed = render(receipt.result), receipt.replayed
+        except RuleViolationError as refusal:  # recorded in the command log: final, so kept too
+            answer, replayed = problems.recorded(problems.from_domain_error(refusal)), refusal.replayed
+        except Exception:
+            self.store.release(request.scope, token)
+            self.metrics.add("orders_api_idempotency_total", outcome="released")
+            raise
+        self.store.complete(request.scope, token, answer)
+        self.metrics.add("orders_api_idempotency_total", outcome="recovered" if replayed else "executed")
+        return _response(answer, replayed)
+
+    def _answer_held(self, held: Held, request: IdempotentRequest) -> Response:
+        if held.fingerprint != request.fingerprint:
+            self.metrics.add("orders_api_idempotency_total", outcome="mismatch")
+            raise KEY_REUSED.error(f"this {KEY_HEADER} was used for a request with another body")
+        if held.response is None:
+            self.metrics.add("orders_api_idempotency_total", outcome="in_flight")
+            raise KEY_IN_USE.error("the first request with this key is still running", {"Retry-After": "1"})
+        self.metrics.add("orders_api_idempotency_total", outcome="replayed")
+        return _response(RecordedResponse(*held.response), replayed=True)
+
+
+def idempotent_request(tenant: Callable[..., str]) -> Callable[..., Awaitable[IdempotentRequest]]:
+    """The dependency that turns a POST into its scope and fingerprint, or refuses it (400, 415)."""
+
+    async def dependency(
+        request: Request,
+        tenant_id: Annotated[str, Depends(tenant)],
+        key: Annotated[
+            str | None,
+            Header(
+                alias=KEY_HEADER,
+                description="1-255 printable ASCII characters, unique per request.",
+                json_schema_extra=_key_schema,
+            ),
+        ] = None,
+    ) -> IdempotentRequest:
+        body = await request.body()
+        if body and not _is_json(request.headers.get("content-type", "")):
+            raise problems.ProblemError(problems.http(415, "the body must be application/json"))
+        route: str = request.scope["route"].path_format
+        scope = Scope(tenant_id, request.method, route.format_map(request.path_params), check_key(key))
+        return IdempotentRequest(scope, fingerprint(body))
+
+    return dependency
+
+
+def _key_schema(schema: dict[str, Any]) -> None:
+    """Document the header as the string it must be (FastAPI would say "string or null", for
+    the None with which the dependency learns that it is missing)."""
+    schema.pop("anyOf", None)
+    schema.update(type="string", pattern=KEY_PATTERN)
+
+
+def check_key(key: str | None) -> str:
+    if key is None:
+        raise KEY_MISSING.error(f"every POST needs an {KEY_HEADER} header")
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise KEY_MALFORMED.error(f"{KEY_HEADER} must be 1-255 printable ASCII characters")
+    return key
+
+
+def fingerprint(body: bytes) -> str:
+    canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")) if body else ""
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _response(answer: RecordedResponse, replayed: bool) -> Response:
+    headers = dict(answer.headers) | ({REPLAYED_HEADER: "true"} if replayed else {})
+    return Response(answer.body, answer.status, headers=headers)

@@ -1,0 +1,120 @@
+"""Every 4xx and 5xx the API sends is an RFC 9457 problem (`application/problem+json`).
+
+A problem's `type` is a stable `tag:` URI (RFC 4151: it names the type and is not meant to be
+fetched). A domain error's type is built from its `code`, the same code the command log
+records, so a refusal replayed from the log has the type of the first. The statuses of the
+three domain families are in docs/adr/0003-api-idempotency.md: a malformed command 422, a
+missing thing 404, a refusal by the current state 409. Plain HTTP errors (no such route, wrong
+method, body too large, wrong media type, a crash) are `about:blank`, titled by their status.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from domain.errors import CommandIdReusedError, DomainError, InvalidCommandError, NotFoundError
+from services.api.store import RecordedResponse
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "tag:idempotent-orders,2026:problem/"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    code: str | None = None  # a domain error's code
+    errors: list[FieldError] | None = None  # what failed validation, field by field
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    name: str
+    status: int
+    title: str
+
+    @property
+    def uri(self) -> str:
+        return TYPE_PREFIX + self.name
+
+    def problem(self, detail: str, **extensions: Any) -> Problem:
+        return Problem(type=self.uri, title=self.title, status=self.status, detail=detail, **extensions)
+
+    def error(self, detail: str, headers: Mapping[str, str] | None = None) -> "ProblemError":
+        return ProblemError(self.problem(detail), headers)
+
+
+UNAUTHENTICATED = ProblemType("unauthenticated", 401, "Missing or unknown API key")
+VALIDATION_FAILED = ProblemType("validation-failed", 422, "The request does not match its schema")
+KEY_MISSING = ProblemType("idempotency-key-missing", 400, "Idempotency-Key header required")
+KEY_MALFORMED = ProblemType("idempotency-key-malformed", 400, "Idempotency-Key header malformed")
+KEY_REUSED = ProblemType("idempotency-key-reused", 422, "Idempotency-Key used for another request")
+KEY_IN_USE = ProblemType("idempotency-key-in-use", 409, "A request with this Idempotency-Key is running")
+CONTENTION = ProblemType("contention", 503, "Too many concurrent changes; try again")
+
+
+class ProblemError(Exception):
+    """Raised anywhere while handling a request, to answer with `problem`."""
+
+    def __init__(self, problem: Problem, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(problem.detail or problem.title)
+        self.problem = problem
+        self.headers = dict(headers or {})
+
+
+def http(status: int, detail: str | None = None) -> Problem:
+    """A problem with no meaning beyond its HTTP status."""
+    phrase = HTTPStatus(status).phrase
+    return Problem(title=phrase, status=status, detail=None if detail == phrase else detail)
+
+
+def from_domain_error(error: DomainError, status: int | None = None) -> Problem:
+    if isinstance(error, CommandIdReusedError):  # the key's command already ran with another body
+        return KEY_REUSED.problem(str(error))
+    kind = ProblemType(error.code.replace("_", "-"), status or _status(error), _title(error.code))
+    return kind.problem(str(error), code=error.code)
+
+
+def recorded(problem: Problem) -> RecordedResponse:
+    return RecordedResponse(problem.status, (("content-type", MEDIA_TYPE),), _body(problem))
+
+
+def response(problem: Problem, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(_body(problem), problem.status, headers=dict(headers or {}), media_type=MEDIA_TYPE)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses, and for any other (`default`), as problems."""
+    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    answers: dict[int | str, dict[str, Any]] = {
+        status: {"description": HTTPStatus(status).phrase, "content": content} for status in statuses
+    }
+    answers["default"] = {"description": "Any other error", "content": content}
+    return answers
+
+
+def _status(error: DomainError) -> int:
+    if isinstance(error, InvalidCommandError):
+        return 422
+    if isinstance(error, NotFoundError):
+        return 404
+    return 409
+
+
+def _title(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+def _body(problem: Problem) -> bytes:
+    return problem.model_dump_json(exclude_none=True).encode()

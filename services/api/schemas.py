@@ -1,0 +1,168 @@
+"""Request and response bodies. Requests are strict (no coercion of "3" to 3) and refuse
+unknown fields; the values themselves are checked by the domain model, once, where the rules
+live, so these classes only translate JSON into commands and aggregates into JSON."""
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import InvalidCommandError
+from domain.fulfillment import Shipment
+from domain.inventory import RestockSku, StockItem
+from domain.money import Money
+from domain.orders import CancelOrder, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress, check_text
+from domain.payments import Payment
+
+EXAMPLE_ORDER: dict[str, Any] = {
+    "customer_id": "customer-42",
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1250}],
+    "shipping_address": {
+        "name": "Ada Lovelace",
+        "line1": "1 Main Street",
+        "city": "Utrecht",
+        "postal_code": "3511",
+        "country": "NL",
+    },
+    "payment": {"token": "tok_visa"},
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Line(Strict):
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+class Address(Strict):
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+
+
+class PaymentDetails(Strict):
+    token: str
+
+
+class PlaceOrderRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ORDER]})
+
+    customer_id: str
+    currency: str
+    lines: list[Line]
+    shipping_address: Address
+    payment: PaymentDetails
+
+    def command(self, command_id: str, order_id: UUID, tenant_id: str) -> PlaceOrder:
+        lines = (OrderLine(x.sku, x.quantity, Money(x.unit_price_cents, self.currency)) for x in self.lines)
+        return PlaceOrder(
+            command_id=command_id,
+            order_id=order_id,
+            tenant_id=tenant_id,
+            customer_id=self.customer_id,
+            currency=self.currency,
+            lines=tuple(lines),
+            shipping_address=ShippingAddress(**self.shipping_address.model_dump()),
+            payment_token=self.payment.token,
+        )
+
+
+class CancelRequest(Strict):
+    reason: str = "cancelled by the customer"
+
+    def command(self, command_id: str, order_id: UUID) -> CancelOrder:
+        reason = check_text(self.reason, "reason", InvalidCommandError)
+        return CancelOrder(command_id=command_id, order_id=order_id, reason=reason)
+
+
+class RestockRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": 10}]})
+
+    quantity: int
+
+    def command(self, command_id: str, sku: str) -> RestockSku:
+        return RestockSku(command_id=command_id, sku=sku, quantity=self.quantity)
+
+
+class OrderReceipt(BaseModel):
+    """What a command on an order answered, built from its Receipt alone."""
+
+    order_id: UUID
+    status: OrderStatus
+    total_cents: int
+
+
+class StockReceipt(BaseModel):
+    sku: str
+    available: int
+
+
+class PaymentView(BaseModel):
+    status: str
+    captured_cents: int
+    refunded_cents: int
+
+    @classmethod
+    def of(cls, payment: Payment) -> "PaymentView":
+        return cls(
+            status=payment.status.value,
+            captured_cents=payment.captured.cents,
+            refunded_cents=payment.refunded.cents,
+        )
+
+
+class ShipmentView(BaseModel):
+    status: str
+    tracking_id: str
+
+    @classmethod
+    def of(cls, shipment: Shipment) -> "ShipmentView":
+        return cls(status=shipment.status.value, tracking_id=shipment.tracking_id)
+
+
+class OrderView(BaseModel):
+    order_id: UUID
+    status: OrderStatus
+    customer_id: str
+    currency: str
+    total_cents: int
+    lines: list[Line]
+    shipping_address: Address
+    reason: str  # why it was cancelled or failed; empty otherwise
+    payment: PaymentView | None  # None until the saga asks for the payment
+    shipment: ShipmentView | None  # None until the saga requests the shipment
+
+    @classmethod
+    def of(cls, order: Order, payment: Payment | None, shipment: Shipment | None) -> "OrderView":
+        return cls(
+            order_id=order.id,
+            status=order.status,
+            customer_id=order.customer_id,
+            currency=order.currency,
+            total_cents=order.total.cents,
+            lines=[
+                Line(sku=x.sku, quantity=x.quantity, unit_price_cents=x.unit_price.cents) for x in order.lines
+            ],
+            shipping_address=Address(**vars(order.shipping_address)),
+            reason=order.reason,
+            payment=None if payment is None else PaymentView.of(payment),
+            shipment=None if shipment is None else ShipmentView.of(shipment),
+        )
+
+
+class StockView(BaseModel):
+    sku: str
+    available: int
+    reserved: int
+    shipped: int
+
+    @classmethod
+    def of(cls, item: StockItem) -> "StockView":
+        return cls(sku=item.sku, available=item.available, reserved=item.reserved, shipped=item.shipped)
