@@ -31,10 +31,8 @@ DDL_LOCK_KEY = 4_711_001
 class PostgresCommandRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        table = SQL("{}.{}").format(
-            Identifier(self.datastore.schema),
-            Identifier(events_table_name.removesuffix("_events") + "_commands"),
-        )
+        self.commands_table_name = events_table_name.removesuffix("_events") + "_commands"
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.commands_table_name))
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,18 @@ class Supervisor:
                 stop.wait(0.2)
         finally:
             self.stop_all()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Keep the children running in a background thread for the duration of a `with`."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="supervisor")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.children if c.process and c.process.poll() is None}

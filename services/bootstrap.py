@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from domain.ports import Carrier, PaymentProvider
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.database import ensure_schema
+from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.fulfillment import FulfillmentService
@@ -48,3 +49,9 @@ def build(
         payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), env=env),
         fulfillment=FulfillmentService(carrier=carrier or InMemoryCarrier(), env=env),
     )
+
+
+def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:
+    """The payment provider and carrier the system's processes use: the provider keeps its
+    ledger in PostgreSQL, where `orders check` reads what was really charged."""
+    return LedgerPaymentProvider(settings), InMemoryCarrier()

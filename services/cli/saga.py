@@ -19,9 +19,8 @@ from infrastructure import kafka
 from infrastructure.consuming import ConsumerLoop
 from infrastructure.contracts import CONTEXTS
 from infrastructure.deadlines import AdvisoryLeadership, PostgresDeadlineStore
-from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.settings import Settings
-from services.bootstrap import System, build
+from services.bootstrap import System, build, edges
 from services.cli import dev
 from services.saga import DeadlineScheduler, OrderSaga
 from services.saga.saga import DEFAULT_COMPLETE_WITHIN
@@ -57,7 +56,7 @@ def _saga(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"saga: consuming {', '.join(settings.topic(c) for c in CONTEXTS)}", flush=True)
-    return run(settings, stop, args.complete_within, provider=LedgerPaymentProvider(settings))
+    return run(settings, stop, args.complete_within, *edges(settings))
 
 
 def run(

@@ -1,189 +1,101 @@
-"""The demo's order flow: what the saga will do, driven synchronously here.
+"""The demo's workload: what customers do. Everything after that is the system's job.
 
-Each order takes the happy path, or is declined, cancelled by the customer, or runs out of
-stock, and every command along the way is submitted more than once.
+Customers restock nothing and drive nothing: the demo restocks the SKUs, places orders and
+cancels some of them, through the orders and inventory applications, sending every command
+twice (the Submitter). The relay, the saga and the projections, running as processes, do the
+rest. The plans mix the paths the saga must handle:
+
+  tok_ok                     approved; the order completes if stock and carrier allow
+  tok_decline                declined; stock is released, the order fails
+  tok_timeout_after_charge   the provider charges but the answer is lost; asked again, once charged
+  "FAIL" in the address      the carrier refuses; the payment is voided, the stock released
+  a cancellation             sent a little later, so it meets the order at any step
+  more than the stock        the reservation is refused; the order fails
 """
 
 import random
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
 
-from domain.fulfillment import RecordShipmentShipped, RequestShipment
-from domain.ids import payment_id
-from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock
+from domain.inventory import RestockSku
 from domain.money import Money
-from domain.orders import (
-    AdvanceOrder,
-    CancelOrder,
-    FailOrder,
-    OrderLine,
-    OrderStatus,
-    PlaceOrder,
-    RecordCompensation,
-    ShippingAddress,
-)
-from domain.payments import AuthorizePayment, CapturePayment, VoidPayment
-from domain.ports import PaymentProvider
+from domain.orders import CancelOrder, OrderLine, PlaceOrder, ShippingAddress
 from services.bootstrap import System
-from services.demo.submitter import Submitter
-from services.payments import PaymentOutcomeUnknownError
-
-
-class DemoProvider(PaymentProvider, Protocol):
-    """A provider the demo can make time out after charging, and whose ledger it can read."""
-
-    timeouts_after_charge: set[str]
-
-    def operations(self, operation: str) -> list[tuple[str, int]]: ...
-
+from services.demo.submitter import Answer, Submitter
 
 ADDRESS = ShippingAddress(
     name="Demo Customer", line1="1 Demo Street", city="Utrecht", postal_code="3511", country="NL"
 )
+REFUSED_ADDRESS = ShippingAddress(
+    name="FAIL Demo Customer", line1="1 Nowhere Lane", city="Utrecht", postal_code="3511", country="NL"
+)
+CANCEL_LATER_BY = 12  # a cancellation is sent up to this many placements after its order
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One order of the scenario: its lines and what will happen to it."""
+    """One order of the scenario and what the customer does with it."""
 
     order_id: uuid.UUID
     lines: tuple[OrderLine, ...]
     token: str
+    address: ShippingAddress
     cancel: bool
-    timeout_after_charge: bool
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # "place" or "cancel"
+    plan: Plan
 
 
 def make_plans(run: str, count: int, skus: list[str], rng: random.Random) -> list[Plan]:
     plans = []
     for i in range(count):
-        picked = rng.sample(skus, rng.randint(1, 3))
         lines = tuple(
-            OrderLine(sku, rng.randint(1, 4), Money(rng.randint(100, 5_000), "EUR")) for sku in picked
+            OrderLine(sku, rng.randint(1, 3), Money(rng.randint(100, 5_000), "EUR"))
+            for sku in rng.sample(skus, rng.randint(1, 3))
         )
-        plans.append(
-            Plan(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/order/{i}"),
-                lines,
-                token="tok_decline" if i % 5 == 4 else "tok_ok",
-                cancel=i % 7 == 3,
-                timeout_after_charge=i % 6 == 1,
-            )
-        )
+        token = rng.choices(["tok_ok", "tok_decline", "tok_timeout_after_charge"], weights=[7, 2, 1])[0]
+        address = REFUSED_ADDRESS if rng.random() < 0.05 else ADDRESS
+        order_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/order/{i}")
+        plans.append(Plan(order_id, lines, token, address, cancel=rng.random() < 0.15))
     return plans
 
 
-class Scenario:
-    def __init__(self, system: System, provider: DemoProvider, submitter: Submitter) -> None:
-        self.system = system
-        self.provider = provider
-        self.submit = submitter.submit
-
-    def restock(self, run: str, skus: list[str], quantity: int) -> None:
-        for sku in skus:
-            self.submit(
-                self.system.inventory,
-                RestockSku(command_id=f"{run}:restock:{sku}", sku=sku, quantity=quantity),
-            )
-
-    def run(self, plan: Plan) -> str:
-        """Take one order to a terminal state; return how it ended."""
-        key = str(plan.order_id)
-        orders, inventory = self.system.orders, self.system.inventory
-        self.submit(
-            orders,
-            PlaceOrder(
-                command_id=f"{key}:place",
-                order_id=plan.order_id,
-                customer_id="demo",
-                shipping_address=ADDRESS,
-                payment_token=plan.token,
-                currency="EUR",
-                lines=plan.lines,
-            ),
-        )
-        lines = tuple((line.sku, line.quantity) for line in plan.lines)
-        if (
-            self.submit(
-                inventory, ReserveStock(command_id=f"{key}:reserve", order_id=plan.order_id, lines=lines)
-            )[0]
-            == "error"
-        ):
-            self.submit(
-                orders, FailOrder(command_id=f"{key}:fail", order_id=plan.order_id, reason="out of stock")
-            )
-            return "failed: out of stock"
-        self._advance(plan, OrderStatus.RESERVED)
-        if plan.timeout_after_charge:
-            self.provider.timeouts_after_charge.add(f"{payment_id(plan.order_id)}:authorize")
-        total = sum((line.subtotal for line in plan.lines), Money.zero("EUR"))
-        _, payment = self.submit(
-            self.system.payments,
-            AuthorizePayment(
-                command_id=f"{key}:authorize", order_id=plan.order_id, amount=total, token=plan.token
-            ),
-            retry_on=(PaymentOutcomeUnknownError,),
-        )
-        if payment["status"] == "declined":
-            return self._stop(
-                plan, FailOrder(command_id=f"{key}:fail", order_id=plan.order_id, reason="declined")
-            )
-        self._advance(plan, OrderStatus.PAID)
+def schedule(plans: list[Plan], rng: random.Random) -> list[Action]:
+    """Placements in plan order, each cancellation a few placements after its order's."""
+    slots: list[tuple[float, Action]] = []
+    for i, plan in enumerate(plans):
+        slots.append((i, Action("place", plan)))
         if plan.cancel:
-            self.submit(self.system.payments, VoidPayment(command_id=f"{key}:void", order_id=plan.order_id))
-            return self._stop(
-                plan,
-                CancelOrder(command_id=f"{key}:cancel", order_id=plan.order_id, reason="customer"),
-                "payment_voided",
-            )
-        return self._fulfil(plan, tuple(sku for sku, _ in lines))
+            slots.append((i + rng.uniform(0.5, CANCEL_LATER_BY), Action("cancel", plan)))
+    return [action for _, action in sorted(slots, key=lambda slot: slot[0])]
 
-    def _fulfil(self, plan: Plan, skus: tuple[str, ...]) -> str:
-        key, fulfillment = str(plan.order_id), self.system.fulfillment
-        self.submit(
-            fulfillment,
-            RequestShipment(
-                command_id=f"{key}:ship-request", order_id=plan.order_id, destination=str(ADDRESS)
-            ),
-        )
-        self._advance(plan, OrderStatus.FULFILLING)
-        tracking = f"TRK-{key[:8]}"
-        self.submit(
-            fulfillment,
-            RecordShipmentShipped(command_id=f"{key}:shipped", order_id=plan.order_id, tracking_id=tracking),
-        )
-        self.submit(
-            self.system.inventory,
-            ShipStock(command_id=f"{key}:ship-stock", order_id=plan.order_id, skus=skus),
-        )
-        self.submit(self.system.payments, CapturePayment(command_id=f"{key}:capture", order_id=plan.order_id))
-        self._advance(plan, OrderStatus.SHIPPED, tracking)
-        self._advance(plan, OrderStatus.COMPLETED)
-        return "completed"
 
-    def _stop(self, plan: Plan, stop: FailOrder | CancelOrder, *done: str) -> str:
-        """Stop the order, then compensate in reverse: give the stock back."""
-        key = str(plan.order_id)
-        self.submit(self.system.orders, stop)
-        skus = tuple(line.sku for line in plan.lines)
-        self.submit(
-            self.system.inventory,
-            ReleaseStock(command_id=f"{key}:release", order_id=plan.order_id, skus=skus),
-        )
-        for step in (*done, "stock_released"):
-            self.submit(
-                self.system.orders,
-                RecordCompensation(command_id=f"{key}:compensated:{step}", order_id=plan.order_id, step=step),
-            )
-        return "cancelled" if isinstance(stop, CancelOrder) else f"failed: {stop.reason}"
+class Customers:
+    def __init__(self, system: System, submitter: Submitter, run: str) -> None:
+        self.system = system
+        self.submit = submitter.submit
+        self.run = run
 
-    def _advance(self, plan: Plan, step: OrderStatus, tracking_id: str = "") -> None:
-        self.submit(
-            self.system.orders,
-            AdvanceOrder(
-                command_id=f"{plan.order_id}:{step}",
-                order_id=plan.order_id,
-                step=step,
-                tracking_id=tracking_id,
-            ),
+    def restock(self, skus: list[str], quantity: int) -> None:
+        for sku in skus:
+            command = RestockSku(command_id=f"{self.run}:restock:{sku}", sku=sku, quantity=quantity)
+            self.submit(self.system.inventory, command)
+
+    def act(self, action: Action) -> Answer:
+        plan, key = action.plan, str(action.plan.order_id)
+        if action.kind == "cancel":
+            cancel = CancelOrder(command_id=f"{key}:cancel", order_id=plan.order_id, reason="customer")
+            return self.submit(self.system.orders, cancel)
+        place = PlaceOrder(
+            command_id=f"{key}:place",
+            order_id=plan.order_id,
+            customer_id="demo",
+            shipping_address=plan.address,
+            payment_token=plan.token,
+            currency="EUR",
+            lines=plan.lines,
         )
+        return self.submit(self.system.orders, place)

@@ -26,7 +26,9 @@ class Submitter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
 
-    def submit(self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...] = ()) -> Answer:
+    def submit(
+        self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...] = ()
+    ) -> Answer:
         """Send `copies` copies of `command`; return the one answer they all got."""
         with self._lock:
             self._serial += 1
@@ -41,7 +43,9 @@ class Submitter:
             raise DivergentAnswerError(f"{type(command).__name__} {command.command_id}: {answers}")
         return answers[0]
 
-    def _send_once(self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...]) -> Answer:
+    def _send_once(
+        self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...]
+    ) -> Answer:
         context = app.name.lower()
         while True:
             try:

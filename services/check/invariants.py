@@ -1,0 +1,210 @@
+"""Invariants I1-I6 (DESIGN.md), each a function of what the stores hold.
+
+The aggregates are folded from the event stores through the context applications, the
+provider's charges come from its own ledger, the projections are compared with a fresh
+fold of the event store, and publication is checked against the records on the topics.
+Every violation names the ids involved, so it can be looked up.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+from domain.fulfillment import Shipment, ShipmentStatus
+from domain.ids import payment_id
+from domain.inventory import StockItem
+from domain.orders import Order, OrderStatus
+from domain.payments import Payment, PaymentStatus
+from infrastructure.contracts import CONTEXTS
+from infrastructure.database import connect
+from infrastructure.settings import Settings
+from projections.catalog import PROJECTIONS
+from projections.rebuild import rebuild_from_events
+from services.bootstrap import System
+from services.check import store
+from services.check.quiescence import expected, unpublished
+from services.check.report import Finding
+from services.check.store import ProviderOperation
+from services.check.topics import TopicScanner
+
+STOPPED = (OrderStatus.CANCELLED, OrderStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """Everything the stores say, folded once for all the invariants."""
+
+    orders: Sequence[Order]
+    payments: Mapping[UUID, Payment]  # by order id
+    shipments: Mapping[UUID, Shipment]  # by order id
+    stock: Sequence[StockItem]
+    provider: Sequence[ProviderOperation] | None  # None: no shared provider ledger here
+
+    def provider_net(self, order_id: UUID) -> int:
+        return _net(self._operations_by_payment.get(str(payment_id(order_id)), []))
+
+    def provider_authorizations(self, order_id: UUID) -> int:
+        operations = self._operations_by_payment.get(str(payment_id(order_id)), [])
+        return sum(1 for op in operations if op.operation == "authorize" and op.status == "approved")
+
+    def held(self, order_id: UUID) -> list[str]:
+        return [item.sku for item in self.stock if str(order_id) in item.reservations]
+
+    @cached_property
+    def _operations_by_payment(self) -> dict[str, list[ProviderOperation]]:
+        grouped: dict[str, list[ProviderOperation]] = defaultdict(list)
+        for op in self.provider or ():
+            grouped[op.payment_id].append(op)
+        return grouped
+
+
+def check_all(
+    settings: Settings, system: System, tables: Mapping[str, str], scanner: TopicScanner
+) -> list[Finding]:
+    holdings = fold(settings, system, tables)
+    return [
+        no_double_charge(holdings),
+        stock_conserved(holdings),
+        every_order_terminal(holdings),
+        terminal_states_consistent(holdings),
+        projections_equal_fresh_fold(settings, system),
+        published_and_applied(settings, tables, scanner),
+    ]
+
+
+def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdings:
+    with connect(settings) as conn:
+        ids = {context: list(store.max_versions(conn, tables[context])) for context in CONTEXTS}
+        provider = store.provider_operations(conn)
+    orders: list[Order] = [system.orders.repository.get(i) for i in ids["orders"]]
+    payments: list[Payment] = [system.payments.repository.get(i) for i in ids["payments"]]
+    shipments: list[Shipment] = [system.fulfillment.repository.get(i) for i in ids["fulfillment"]]
+    return Holdings(
+        orders=orders,
+        payments={UUID(str(p.order_id)): p for p in payments},
+        shipments={UUID(str(s.order_id)): s for s in shipments},
+        stock=[system.inventory.repository.get(i) for i in ids["inventory"]],
+        provider=provider,
+    )
+
+
+def no_double_charge(h: Holdings) -> Finding:
+    """I1: per order, net captured at the provider is 0 or the total; at most one
+    successful authorization per payment. The payments store must agree with the provider."""
+    bad = []
+    for order in h.orders:
+        total, payment = order.total.cents, h.payments.get(order.id)
+        stored = payment.net_captured.cents if payment else 0
+        if stored not in (0, total):
+            bad.append(f"order {order.id}: payments store captured {stored} net, total {total}")
+        if h.provider is None:
+            continue
+        net, authorizations = h.provider_net(order.id), h.provider_authorizations(order.id)
+        if net not in (0, total):
+            bad.append(f"order {order.id}: provider captured {net} net, total {total}")
+        if authorizations > 1:
+            bad.append(f"order {order.id}: {authorizations} approved authorizations at the provider")
+        if net != stored:
+            bad.append(f"order {order.id}: provider captured {net} net, payments store says {stored}")
+    where = (
+        "payments store only (no provider ledger)"
+        if h.provider is None
+        else f"{len(h.provider)} provider operations"
+    )
+    return Finding("I1", "no double charge", f"{len(h.orders)} orders, {where}", bad)
+
+
+def stock_conserved(h: Holdings) -> Finding:
+    """I2: per SKU, restocked = available + reserved + shipped, and available >= 0."""
+    bad = [
+        f"{item.sku}: restocked {item.restocked} != available {item.available}"
+        f" + reserved {item.reserved} + shipped {item.shipped}"
+        for item in h.stock
+        if item.restocked != item.available + item.reserved + item.shipped
+    ]
+    bad += [f"{item.sku}: available {item.available} < 0" for item in h.stock if item.available < 0]
+    return Finding("I2", "stock conserved", f"{len(h.stock)} SKUs", bad)
+
+
+def every_order_terminal(h: Holdings) -> Finding:
+    """I3: every accepted order reached completed, cancelled or failed."""
+    bad = [f"order {order.id} is {order.status}" for order in h.orders if not order.is_terminal]
+    return Finding("I3", "every order terminal", f"{len(h.orders)} orders", bad)
+
+
+def terminal_states_consistent(h: Holdings) -> Finding:
+    """I4: completed => captured and shipped; failed or cancelled => nothing captured, no stock held."""
+    bad = []
+    for order in h.orders:
+        payment, shipment = h.payments.get(order.id), h.shipments.get(order.id)
+        if order.status is OrderStatus.COMPLETED:
+            paid = payment is not None and payment.status is PaymentStatus.CAPTURED
+            shipped = shipment is not None and shipment.status in (
+                ShipmentStatus.SHIPPED,
+                ShipmentStatus.DELIVERED,
+            )
+            if not (paid and shipped):
+                bad.append(
+                    f"order {order.id} completed: payment {_status(payment)}, shipment {_status(shipment)}"
+                )
+        elif order.status in STOPPED:
+            captured = payment.net_captured.cents if payment else 0
+            if captured or (h.provider is not None and h.provider_net(order.id)):
+                bad.append(f"order {order.id} {order.status}: money still captured")
+            if held := h.held(order.id):
+                bad.append(f"order {order.id} {order.status}: still holds stock of {', '.join(held)}")
+    finished = sum(1 for order in h.orders if order.is_terminal)
+    return Finding("I4", "terminal states consistent", f"{finished} terminal orders", bad)
+
+
+def projections_equal_fresh_fold(settings: Settings, system: System) -> Finding:
+    """I5: each read model equals a fresh fold of the event store (a rebuild that is rolled back)."""
+    logs = {context: getattr(system, context) for context in CONTEXTS}
+    bad = []
+    for name, projection in PROJECTIONS.items():
+        outcome = rebuild_from_events(settings, projection, logs, dry_run=True)
+        if outcome.checksum != outcome.before:
+            bad.append(f"{name}: live checksum {outcome.before}, fresh fold {outcome.checksum}")
+    return Finding("I5", "projections equal a fresh fold", f"{len(PROJECTIONS)} projections", bad)
+
+
+def published_and_applied(settings: Settings, tables: Mapping[str, str], scanner: TopicScanner) -> Finding:
+    """I6: every stored event is on its topic at least once, and each projection applied
+    every aggregate up to its latest version (once: versions are its dedupe record)."""
+    scanner.catch_up()
+    bad = []
+    with connect(settings) as conn:
+        versions = {context: store.max_versions(conn, tables[context]) for context in CONTEXTS}
+        for context, by_aggregate in versions.items():
+            bad += [
+                f"{context} event {a} v{v} not on {settings.topic(context)}"
+                for a, v in unpublished(by_aggregate, scanner)
+            ]
+        for name, projection in PROJECTIONS.items():
+            applied = store.applied_versions(conn, name)
+            bad += [
+                f"{name}: {a} applied to v{done}, stored up to v{last}"
+                for a, done, last in store.behind(expected(versions, projection.contexts), applied)
+            ]
+            bad += [f"{name}: {entry}" for entry in store.waiting(conn, name)]
+    events = sum(sum(v.values()) for v in versions.values())
+    records = sum(scanner.seen.values())
+    return Finding(
+        "I6",
+        "published and applied once",
+        f"{events} events, {records} records on the topics, {len(PROJECTIONS)} projections",
+        bad,
+    )
+
+
+def _net(operations: Sequence[ProviderOperation]) -> int:
+    approved = [op for op in operations if op.status == "approved"]
+    captured = sum(op.cents for op in approved if op.operation == "capture")
+    return captured - sum(op.cents for op in approved if op.operation == "refund")
+
+
+def _status(aggregate: Any) -> str:
+    return str(aggregate.status) if aggregate is not None else "none"

@@ -1,0 +1,153 @@
+"""`orders run` end to end through its real processes: orders placed in the event store
+complete only if relay -> Kafka -> saga -> commands -> relay ... works across the children;
+a saga killed with SIGKILL is started again and the next order still completes; Ctrl-C
+stops every child and exits 0."""
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from support.isolation import environment, wait_until
+
+from domain.inventory import RestockSku
+from domain.money import Money
+from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from infrastructure.settings import Settings
+from projections.catalog import PROJECTIONS
+from services.bootstrap import System
+
+pytestmark = pytest.mark.integration
+
+RUN = [sys.executable, "-m", "services.cli", "run"]
+ADDRESS = ShippingAddress(
+    name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
+)
+CHILDREN = {"relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
+# Several consumer groups join on the local broker, each waiting out a rebalance timeout.
+ORDER_TIMEOUT_S = 90.0
+
+
+@pytest.fixture
+def orders_run(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    """`orders run` on the test's schema and topics, its output in <devstack_dir>/run.out;
+    on the way out, stopped if the test left it running, and its output shown on failure."""
+    env = {**os.environ, **environment(settings), "ORDERS_DEVSTACK_DIR": str(settings.devstack_dir)}
+    output = settings.devstack_dir / "run.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(RUN, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        stop(process)
+        for log in sorted(settings.devstack_dir.rglob("*.*")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_stops_them_all(
+    settings: Settings, system: System, orders_run: subprocess.Popen[bytes]
+) -> None:
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=10))
+    assert outcome(system, place(system, sku)) is OrderStatus.COMPLETED
+
+    run = psutil.Process(orders_run.pid)
+    killed = child(run, "saga")
+    saga_command = killed.cmdline()
+    os.kill(killed.pid, signal.SIGKILL)
+    restarted = wait_until(lambda: replacement(run, "saga", killed.pid), "the saga to be restarted")
+    assert restarted.cmdline() == saga_command
+    assert outcome(system, place(system, sku)) is OrderStatus.COMPLETED
+
+    pids = [process.pid for process in run.children()]
+    orders_run.send_signal(signal.SIGINT)
+    assert orders_run.wait(timeout=30) == 0
+    assert not [pid for pid in pids if alive(pid)]
+    said = (settings.devstack_dir / "run.out").read_text()
+    assert f"saga exited with {-signal.SIGKILL}; restarting" in said
+    assert f"started saga (pid {restarted.pid})" in said
+    assert said.rstrip().endswith("orders run stopped")
+    assert {log.stem for log in (settings.devstack_dir / "logs").glob("*.log")} == CHILDREN
+
+
+def test_a_database_without_a_broker_is_refused_in_one_line(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "KAFKA_BOOTSTRAP_SERVERS"}
+    env |= {"DATABASE_URL": "postgresql://localhost/orders", "ORDERS_DEVSTACK_DIR": str(tmp_path)}
+    result = subprocess.run(RUN, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith("orders run: error: DATABASE_URL is set but KAFKA_BOOTSTRAP_SERVERS")
+    assert len(result.stderr.splitlines()) == 1
+    assert not list(tmp_path.iterdir()), "nothing was started"
+
+
+def place(system: System, sku: str) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    system.orders.execute(
+        PlaceOrder(
+            command_id=f"place-{order_id}",
+            order_id=order_id,
+            customer_id="customer-1",
+            currency="EUR",
+            lines=(OrderLine(sku, 1, Money(1250, "EUR")),),
+            shipping_address=ADDRESS,
+            payment_token="tok_ok",
+        )
+    )
+    return order_id
+
+
+def outcome(system: System, order_id: uuid.UUID) -> OrderStatus:
+    """The order's status once it has ended, however it ended."""
+
+    def ended() -> OrderStatus | None:
+        order = system.orders.order(order_id)
+        return order.status if order.is_terminal else None
+
+    status: OrderStatus = wait_until(
+        ended, f"order {order_id} to end", timeout_s=ORDER_TIMEOUT_S, every_s=0.2
+    )
+    return status
+
+
+def child(run: psutil.Process, name: str) -> psutil.Process:
+    found = replacement(run, name, instead_of=None)
+    assert found is not None, f"no running {name} child"
+    return found
+
+
+def replacement(run: psutil.Process, name: str, instead_of: int | None) -> psutil.Process | None:
+    """The running child whose command line ends with `name`, unless it is `instead_of`."""
+    for process in run.children():
+        try:
+            if process.pid != instead_of and process.cmdline()[-1:] == [name]:
+                return process
+        except psutil.Error:  # gone, or a zombie not yet reaped
+            continue
+    return None
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a user would stop it; if that fails, SIGKILL its children and then it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGSTOP)  # no more restarts while its children are killed
+        for leftover in psutil.Process(process.pid).children():
+            leftover.kill()
+        process.kill()
+        process.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
