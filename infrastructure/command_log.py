@@ -23,9 +23,9 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from domain.commands import CommandRecord
+from infrastructure.database import DDL_LOCK_KEY
 
 # One key for every process creating this project's tables (an arbitrary constant).
-DDL_LOCK_KEY = 4_711_001
 
 
 class PostgresCommandRecorder(PostgresApplicationRecorder):

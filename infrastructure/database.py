@@ -1,12 +1,18 @@
 """Plain psycopg connections for the components that keep their own tables (relay positions,
 read models, saga state), placed in the same schema as the event store."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 from infrastructure.settings import Settings
+
+# One advisory lock for every CREATE ... IF NOT EXISTS: run concurrently by several processes,
+# they fail with "tuple concurrently updated".
+DDL_LOCK_KEY = 4_711_001
 
 
 def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection[Any]:
@@ -23,3 +29,21 @@ def ensure_schema(settings: Settings) -> None:
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.postgres_schema))
             )
+
+
+def pool_with_tables(
+    settings: Settings, statements: Sequence[sql.Composed], max_connections: int
+) -> ConnectionPool:
+    """An autocommit connection pool on `settings`, after running `statements` (CREATE ... IF
+    NOT EXISTS) under the advisory lock that keeps concurrent DDL from failing."""
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL is not set (run `orders dev up` and source .devstack/env)")
+    ensure_schema(settings)
+    pool = ConnectionPool(
+        settings.database_url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=True
+    )
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
+        for statement in statements:
+            conn.execute(statement)
+    return pool

@@ -19,8 +19,7 @@ from typing import Any
 import psycopg
 
 from domain.ports import Deadline
-from infrastructure.command_log import DDL_LOCK_KEY
-from infrastructure.database import connect, ensure_schema
+from infrastructure.database import DDL_LOCK_KEY, connect, ensure_schema
 from infrastructure.settings import Settings
 
 DDL = (

@@ -15,10 +15,8 @@ from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
-from infrastructure.command_log import DDL_LOCK_KEY
-from infrastructure.database import ensure_schema
+from infrastructure.database import pool_with_tables
 from infrastructure.settings import Settings
 
 Scope = tuple[str, str, str, str]  # tenant, method, route, key
@@ -60,25 +58,12 @@ class Held:
 
 class PostgresIdempotencyStore:
     def __init__(self, settings: Settings, max_connections: int = 10) -> None:
-        if not settings.database_url:
-            raise ValueError("DATABASE_URL is not set (run `orders dev up` and source .devstack/env)")
-        ensure_schema(settings)
         schema = [settings.postgres_schema] if settings.postgres_schema else []
         self._names = {
             "table": sql.Identifier(*schema, "api_idempotency"),
             "index": sql.Identifier("api_idempotency_expires_at"),
         }
-        self._pool = ConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=max_connections,
-            kwargs={"autocommit": True},
-            open=True,
-        )
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))  # concurrent DDL fails
-            for statement in DDL:
-                conn.execute(self._sql(statement))
+        self._pool = pool_with_tables(settings, [self._sql(statement) for statement in DDL], max_connections)
 
     def claim(
         self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta

@@ -36,7 +36,12 @@ def producer(settings: Settings, client_id: str) -> KafkaProducer:
     )
 
 
-def consumer(settings: Settings, group_id: str, topics: Sequence[str], client_id: str) -> KafkaConsumer:
+def consumer(
+    settings: Settings, group_id: str, topics: Sequence[str], client_id: str, max_poll_records: int = 500
+) -> KafkaConsumer:
+    """A batch must be handled within max_poll_interval_ms, or the group moves on without the
+    consumer and its commit fails; a consumer whose records are slow (calls over HTTP) asks
+    for fewer at a time."""
     return KafkaConsumer(
         *topics,
         bootstrap_servers=_servers(settings),
@@ -49,7 +54,7 @@ def consumer(settings: Settings, group_id: str, topics: Sequence[str], client_id
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         session_timeout_ms=min(settings.kafka_max_poll_interval_ms, 10_000),
         heartbeat_interval_ms=1_000,
-        max_poll_records=500,
+        max_poll_records=max_poll_records,
     )
 
 

@@ -17,8 +17,12 @@ MEMORY_FACTORY = "infrastructure.command_log:MemoryCommandFactory"
 POSTGRES_FACTORY = "infrastructure.command_log:PostgresCommandFactory"
 # The API keys when ORDERS_API_KEYS is unset: for development only (`orders api` says so).
 DEV_API_KEYS = (("acme", "dev-key-acme"), ("globex", "dev-key-globex"))
+# The secret that signs the provider's webhooks when ORDERS_PSP_WEBHOOK_SECRET is unset: for
+# development only (`orders api` says so).
+DEV_PSP_WEBHOOK_SECRET = "dev-psp-webhook-secret"
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _API_KEY = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # an RFC 6750 bearer token
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s?#]*")  # a host, and perhaps a path
 
 
 class SettingsError(ValueError):
@@ -42,10 +46,18 @@ class Settings:
     idempotency_ttl_s: int = 86_400
     idempotency_lease_s: int = 30
     # The simulated payment provider and carrier: where they listen, where the provider
-    # sends its webhooks (none when unset), and how their clients time out and retry.
+    # sends its webhooks (none when unset) and the secret that signs them (the API checks
+    # it), and how their clients time out and retry.
     psp_port: int = 8001
     psp_webhook_url: str | None = None
+    psp_webhook_secret: str = DEV_PSP_WEBHOOK_SECRET
     carrier_port: int = 8002
+    # Where the provider, the carrier and the API are reached over HTTP: `orders run` sets
+    # them for its processes and writes them to .devstack/env. With no provider or carrier
+    # URL, the saga calls the provider's ledger and a carrier in its own process instead.
+    psp_url: str | None = None
+    carrier_url: str | None = None
+    api_url: str | None = None
     gateway_timeout_s: float = 5.0
     gateway_attempts: int = 3
     gateway_backoff_s: float = 0.2
@@ -68,7 +80,11 @@ class Settings:
             idempotency_lease_s=_int(environ, "ORDERS_IDEMPOTENCY_LEASE_S", 30),
             psp_port=_int(environ, "ORDERS_PSP_PORT", 8001),
             psp_webhook_url=environ.get("ORDERS_PSP_WEBHOOK_URL") or None,
+            psp_webhook_secret=environ.get("ORDERS_PSP_WEBHOOK_SECRET") or DEV_PSP_WEBHOOK_SECRET,
             carrier_port=_int(environ, "ORDERS_CARRIER_PORT", 8002),
+            psp_url=_url(environ, "ORDERS_PSP_URL"),
+            carrier_url=_url(environ, "ORDERS_CARRIER_URL"),
+            api_url=_url(environ, "ORDERS_API_URL"),
             gateway_timeout_s=_float(environ, "ORDERS_GATEWAY_TIMEOUT_S", 5.0),
             gateway_attempts=_int(environ, "ORDERS_GATEWAY_ATTEMPTS", 3),
             gateway_backoff_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_S", 0.2),
@@ -134,6 +150,15 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < float("inf"):
         raise SettingsError(f"{name} must be positive, got {text}")
     return value
+
+
+def _url(environ: Mapping[str, str], name: str) -> str | None:
+    text = environ.get(name)
+    if not text:
+        return None
+    if not _HTTP_URL.fullmatch(text):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {text!r}")
+    return text.rstrip("/")
 
 
 def _api_keys(text: str) -> tuple[tuple[str, str], ...]:

@@ -11,8 +11,7 @@ from typing import Any
 
 from psycopg import Cursor, sql
 
-from infrastructure.command_log import DDL_LOCK_KEY
-from infrastructure.database import connect, ensure_schema
+from infrastructure.database import DDL_LOCK_KEY, connect, ensure_schema
 from infrastructure.settings import Settings
 from projections import dead_letters, positions, stats
 from projections.projection import Projection

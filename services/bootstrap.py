@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from domain.ports import Carrier, PaymentProvider
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.database import ensure_schema
+from infrastructure.gateways import HttpCarrier, HttpPaymentProvider, RetryPolicy
 from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
@@ -52,6 +53,18 @@ def build(
 
 
 def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:
-    """The payment provider and carrier the system's processes use: the provider keeps its
-    ledger in PostgreSQL, where `orders check` reads what was really charged."""
-    return LedgerPaymentProvider(settings), InMemoryCarrier()
+    """The payment provider and carrier the system's processes use.
+
+    With their URLs set (`orders run` sets them), the simulators over HTTP: every call then
+    crosses a network that can lose it, so the saga meets the timeouts, retries and unknown
+    outcomes a real provider and carrier bring. Without, for a saga run on its own, the
+    provider's ledger called in process and an in-memory carrier. Both providers write one
+    ledger (PostgreSQL schema "psp"), where `orders check` reads what was really charged."""
+    policy = RetryPolicy.from_settings(settings)
+    provider: PaymentProvider = (
+        HttpPaymentProvider(settings.psp_url, policy) if settings.psp_url else LedgerPaymentProvider(settings)
+    )
+    carrier: Carrier = (
+        HttpCarrier(settings.carrier_url, policy) if settings.carrier_url else InMemoryCarrier()
+    )
+    return provider, carrier

@@ -4,8 +4,9 @@
 but wheels: no Docker engine and no services installed on the machine.
 """
 
+import shlex
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -53,6 +54,15 @@ class DevStack:
                 broker_pid=_pid_of(broker),
                 already_running=already_running,
             )
+
+    def export(self, variables: Mapping[str, str]) -> None:
+        """Set `variables` in the env file too, replacing earlier values, so that a shell that
+        sources it also reaches what runs on the stack (`orders run` adds the URLs it serves)."""
+        with exclusive_lock(self._lock_file):
+            if not self.env_file.exists():
+                raise DevStackError(f"no dev stack is running in {self.root} (its env file is gone)")
+            kept = [line for line in self.env_file.read_text().splitlines() if _name(line) not in variables]
+            write_atomically(self.env_file, "".join(f"{line}\n" for line in kept) + _exports(variables))
 
     def down(self, purge: bool = False) -> bool:
         """Stop both servers; True if anything was running. `purge` also deletes `root`."""
@@ -150,4 +160,14 @@ def _pid_of(component: Component) -> int:
 
 
 def _env_text(postgres: EmbeddedPostgres, broker: LocalBroker) -> str:
-    return f"export DATABASE_URL={postgres.url}\nexport KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}\n"
+    return _exports({"DATABASE_URL": postgres.url, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers})
+
+
+def _exports(variables: Mapping[str, str]) -> str:
+    """`export NAME=value` lines for a shell to source."""
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
+
+
+def _name(line: str) -> str:
+    """The variable an `export NAME=value` line sets."""
+    return line.removeprefix("export ").partition("=")[0]

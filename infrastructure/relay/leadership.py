@@ -22,8 +22,7 @@ from typing import Any
 
 import psycopg
 
-from infrastructure.command_log import DDL_LOCK_KEY
-from infrastructure.database import connect
+from infrastructure.database import DDL_LOCK_KEY, connect
 from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)

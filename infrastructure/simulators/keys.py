@@ -16,8 +16,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from psycopg import sql
 
-from infrastructure.command_log import DDL_LOCK_KEY
-from infrastructure.database import connect
+from infrastructure.database import DDL_LOCK_KEY, connect
 from infrastructure.settings import Settings
 
 T = TypeVar("T")

@@ -1,6 +1,7 @@
-"""The HTTP API's composition: `create_app(system, store, config)` wires the routes, the
-problem handlers, the body limit, the metrics and the reaper around one System. It reads no
-environment; the `orders api` command (services/cli/api.py) builds the config from Settings."""
+"""The HTTP API's composition: `create_app(system, store, webhook_store, config)` wires the
+routes, the provider's webhooks, the problem handlers, the body limit, the metrics and the
+reaper around one System. It reads no environment; the `orders api` command
+(services/cli/api.py) builds the config from Settings."""
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.api import handlers, operations, routes
+from services.api import handlers, operations, routes, webhooks
 from services.api.auth import tenant_of
 from services.api.idempotency import KEY_HEADER, Idempotency
 from services.api.limits import BodyLimit
@@ -18,12 +19,14 @@ from services.api.metrics import Metrics, RequestMetrics
 from services.api.problems import Problem
 from services.api.reaper import Reaper
 from services.api.store import IdempotencyStore
+from services.api.webhook_store import WebhookStore
 from services.bootstrap import System
 
 
 @dataclass(frozen=True)
 class ApiConfig:
     api_keys: Mapping[str, str]  # API key -> tenant
+    psp_webhook_secret: str  # shared with the provider, which signs its webhooks with it
     lease: timedelta = timedelta(seconds=30)  # how long a crashed request's claim blocks its key
     ttl: timedelta = timedelta(hours=24)  # how long a key's response is kept
     reap_every_s: float = 60.0
@@ -33,26 +36,29 @@ class ApiConfig:
 class OrdersApi(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """FastAPI's schema, plus the Problem schema that every error response refers to, and
-        the Idempotency-Key header marked required."""
+        the Idempotency-Key and Webhook-Signature headers marked required."""
         schema = super().openapi()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         if "Problem" not in schemas:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}), Problem=problem)
-            _require_idempotency_keys(schema)
+            _require_headers(schema, {KEY_HEADER, webhooks.SIGNATURE_HEADER})
         return schema
 
 
-def _require_idempotency_keys(schema: dict[str, Any]) -> None:
-    """The header is optional to FastAPI only so that its absence is answered 400 (by the
-    idempotency layer), not 422; to clients it is required."""
+def _require_headers(schema: dict[str, Any], names: set[str]) -> None:
+    """The headers are optional to FastAPI only so that their absence is answered by the check
+    that needs them (400 for the key, 401 for the signature), not 422; to clients they are
+    required."""
     for operation in (op for path in schema["paths"].values() for op in path.values()):
         for parameter in operation.get("parameters", []):
-            if parameter["name"] == KEY_HEADER:
+            if parameter["name"] in names:
                 parameter["required"] = True
 
 
-def create_app(system: System, store: IdempotencyStore, config: ApiConfig) -> FastAPI:
+def create_app(
+    system: System, store: IdempotencyStore, webhook_store: WebhookStore, config: ApiConfig
+) -> FastAPI:
     metrics = Metrics()
     reaper = Reaper(store, config.reap_every_s)
 
@@ -64,12 +70,14 @@ def create_app(system: System, store: IdempotencyStore, config: ApiConfig) -> Fa
     app = OrdersApi(
         title="Idempotent orders",
         version="1",
-        description="Every POST needs an `Idempotency-Key`; errors are RFC 9457 problems.",
+        description="Every POST needs an `Idempotency-Key`, except the provider's webhooks, which are"
+        " signed; errors are RFC 9457 problems.",
         lifespan=lifespan,
     )
     handlers.install(app)
     gate = Idempotency(store, config.lease, config.ttl, metrics)
     app.include_router(routes.router(system, gate, tenant_of(config.api_keys)))
+    app.include_router(webhooks.router(webhook_store, config.psp_webhook_secret, metrics))
     app.include_router(operations.router(system, metrics))
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last: outermost, so it counts the 413s

@@ -1,6 +1,7 @@
 """`GET /metrics` in the Prometheus text format: requests by route and status, their duration,
-and what the Idempotency-Key layer did with each POST (executed, recovered from the command
-log, replayed from the store, in flight, mismatch, released)."""
+what the Idempotency-Key layer did with each POST (executed, recovered from the command log,
+replayed from the store, in flight, mismatch, released), and the provider's webhooks (accepted,
+or a duplicate of one accepted before)."""
 
 import threading
 import time
@@ -13,6 +14,7 @@ FAMILIES = {
     "orders_api_requests_total": ("counter", "HTTP requests answered, by method, route and status."),
     "orders_api_request_duration_seconds": ("summary", "Time to answer, by method and route."),
     "orders_api_idempotency_total": ("counter", "What the Idempotency-Key layer did with a POST."),
+    "orders_api_webhooks_total": ("counter", "The provider's webhooks: accepted, or a duplicate."),
 }
 Labels = tuple[tuple[str, str], ...]
 

@@ -56,6 +56,7 @@ class ProblemType:
 
 
 UNAUTHENTICATED = ProblemType("unauthenticated", 401, "Missing or unknown API key")
+WEBHOOK_UNSIGNED = ProblemType("webhook-signature-invalid", 401, "Missing or wrong webhook signature")
 VALIDATION_FAILED = ProblemType("validation-failed", 422, "The request does not match its schema")
 KEY_MISSING = ProblemType("idempotency-key-missing", 400, "Idempotency-Key header required")
 KEY_MALFORMED = ProblemType("idempotency-key-malformed", 400, "Idempotency-Key header malformed")

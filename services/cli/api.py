@@ -1,9 +1,10 @@
 """`orders api [--host H] [--port P]`: serve the HTTP API (schema at /openapi.json, docs at
 /docs) with uvicorn.
 
-With DATABASE_URL, the orders and the Idempotency-Keys live in PostgreSQL, so any number of
-API processes may serve side by side and a retry may reach any of them. Without it, both live
-in this process's memory: enough for a first look, and gone when it stops.
+With DATABASE_URL, the orders, the Idempotency-Keys and the provider's webhooks live in
+PostgreSQL, so any number of API processes may serve side by side and a retry (or a webhook's
+copy) may reach any of them. Without it, all live in this process's memory: enough for a first
+look, and gone when it stops.
 """
 
 import argparse
@@ -17,7 +18,8 @@ import uvicorn
 from eventsourcing.persistence import PersistenceError
 
 from infrastructure.idempotency_store import InMemoryIdempotencyStore, PostgresIdempotencyStore
-from infrastructure.settings import DEV_API_KEYS, Settings, SettingsError
+from infrastructure.settings import DEV_API_KEYS, DEV_PSP_WEBHOOK_SECRET, Settings, SettingsError
+from infrastructure.webhook_store import InMemoryWebhookStore, PostgresWebhookStore
 from services.api import ApiConfig, create_app
 from services.bootstrap import build
 
@@ -39,15 +41,24 @@ def _api(args: argparse.Namespace) -> int:
                 PostgresIdempotencyStore(settings) if settings.database_url else InMemoryIdempotencyStore()
             )
             cleanup.callback(store.close)
+            webhooks = PostgresWebhookStore(settings) if settings.database_url else InMemoryWebhookStore()
+            cleanup.callback(webhooks.close)
         except (SettingsError, psycopg.Error, PersistenceError) as error:
             print(f"orders api: error: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
         if settings.api_keys == DEV_API_KEYS:
             print("orders api: serving the development API keys; set ORDERS_API_KEYS", flush=True)
+        if settings.psp_webhook_secret == DEV_PSP_WEBHOOK_SECRET:
+            print(
+                "orders api: checking webhooks with the development secret; set ORDERS_PSP_WEBHOOK_SECRET",
+                flush=True,
+            )
         if not settings.database_url:
             print("orders api: DATABASE_URL is not set; everything stays in this process", flush=True)
         uvicorn.run(
-            create_app(system, store, config(settings)), host=args.host, port=args.port or settings.api_port
+            create_app(system, store, webhooks, config(settings)),
+            host=args.host,
+            port=args.port or settings.api_port,
         )
     return 0
 
@@ -55,6 +66,7 @@ def _api(args: argparse.Namespace) -> int:
 def config(settings: Settings) -> ApiConfig:
     return ApiConfig(
         api_keys={key: tenant for tenant, key in settings.api_keys},
+        psp_webhook_secret=settings.psp_webhook_secret,
         lease=timedelta(seconds=settings.idempotency_lease_s),
         ttl=timedelta(seconds=settings.idempotency_ttl_s),
     )

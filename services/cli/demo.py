@@ -7,15 +7,19 @@ restarted with empty topics (the local one keeps them in memory) cannot fail a n
 """
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
 from typing import Any
 
+import httpx
+
+from infrastructure.devstack import free_port
 from infrastructure.settings import Settings, SettingsError
 from services.cli import dev, run
 from services.demo.runner import run_demo
+
+API_TIMEOUT_S = 30.0
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
@@ -28,28 +32,54 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     try:
-        settings = _isolated(run.servers(Settings.from_env()))
+        settings = run.servers(Settings.from_env())
     except SettingsError as error:
         print(f"orders demo: error: {error}", file=sys.stderr)
         return 1
+    env = {**os.environ, **_isolated(settings)}
+    settings = Settings.from_env(env)
     print(f"demo run in schema {settings.postgres_schema}, topics {settings.topic('<context>')}")
-    env = {
-        **os.environ,
-        "ORDERS_POSTGRES_SCHEMA": settings.postgres_schema,
-        "ORDERS_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-    }
-    processes = run.supervisor(settings, env).running()
-    ok = run_demo(settings, processes, orders=args.orders, seed=args.seed, workers=args.workers)
+    _tenant, key = settings.api_keys[0]  # the first tenant places the orders
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{settings.api_port}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=API_TIMEOUT_S,
+    )
+    with api:
+        processes = run.supervisor(settings, env).running()
+        ok = run_demo(settings, processes, api, orders=args.orders, seed=args.seed, workers=args.workers)
     schema, prefix = settings.postgres_schema, settings.kafka_topic_prefix
     print(f"check again: ORDERS_POSTGRES_SCHEMA={schema} ORDERS_KAFKA_TOPIC_PREFIX={prefix} orders check")
     return 0 if ok else 1
 
 
-def _isolated(settings: Settings) -> Settings:
+def _isolated(settings: Settings) -> dict[str, str]:
+    """The environment of a run of its own: servers, schema, topic prefix, free ports, and a
+    gateway timeout short enough that a lost provider answer holds the saga only briefly."""
     run_id = time.strftime("%Y%m%d_%H%M%S")
-    return dataclasses.replace(
-        settings, postgres_schema=f"demo_{run_id}", kafka_topic_prefix=f"demo-{run_id.replace('_', '-')}."
-    )
+    ports = iter(free_ports(3))
+    return {
+        "DATABASE_URL": settings.database_url or "",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "ORDERS_POSTGRES_SCHEMA": f"demo_{run_id}",
+        "ORDERS_KAFKA_TOPIC_PREFIX": f"demo-{run_id.replace('_', '-')}.",
+        "ORDERS_API_PORT": str(next(ports)),
+        "ORDERS_PSP_PORT": str(next(ports)),
+        "ORDERS_CARRIER_PORT": str(next(ports)),
+        "ORDERS_GATEWAY_TIMEOUT_S": "1.5",
+        # Addresses follow from the ports above, whatever an env file sourced earlier says.
+        "ORDERS_API_URL": "",
+        "ORDERS_PSP_URL": "",
+        "ORDERS_CARRIER_URL": "",
+        "ORDERS_PSP_WEBHOOK_URL": "",
+    }
+
+
+def free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        ports.append(free_port(avoid=ports))
+    return ports
 
 
 def _positive(text: str) -> int:

@@ -1,11 +1,14 @@
-"""`orders run`: the whole system under one supervisor - the relay, the saga and one projector
-per projection, each in a process of its own.
+"""`orders run`: the whole system under one supervisor - the HTTP API, the relay, the saga,
+one projector per projection, and the payment provider and carrier simulators, each in a
+process of its own.
 
 Separate processes keep the failure model honest: each child holds its state only in
 PostgreSQL and Kafka, so a crash (even kill -9) costs a restart with backoff and nothing
-else. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace period).
-`children` and `supervisor` are plain functions so the demo can run the same system from a
-thread.
+else, and the saga reaches the provider and the carrier only over HTTP, as it would a real
+one. They may start in any order: the saga's gateway clients and the consumers retry until
+the others answer. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
+period). `children` and `supervisor` are plain functions so the demo can run the same system
+from a thread, on ports of its own.
 """
 
 import argparse
@@ -25,24 +28,28 @@ from projections.catalog import PROJECTIONS
 from services.cli import dev
 
 say_now = functools.partial(print, flush=True)
+URLS = {"ORDERS_API_URL": "API", "ORDERS_PSP_URL": "payment provider", "ORDERS_CARRIER_URL": "carrier"}
+WEBHOOK_PATH = "/v1/webhooks/psp"  # where the API takes the provider's webhooks
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     run = subparsers.add_parser(
         "run",
-        help="run the relay, the saga and every projector; restart any that crash",
-        description="Run the relay, the saga and one projector per projection as supervised child "
-        "processes, restarting a crashed one with backoff, until Ctrl-C or SIGTERM. Uses "
-        "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when "
-        "DATABASE_URL is not set. Each child logs to $ORDERS_DEVSTACK_DIR/logs/NAME.log "
-        "(default .devstack/logs/).",
+        help="run the API, the relay, the saga, every projector and the simulators; restart any that crash",
+        description="Run the HTTP API, the relay, the saga, one projector per projection and the payment "
+        "provider and carrier simulators as supervised child processes, restarting a crashed one with "
+        "backoff, until Ctrl-C or SIGTERM. They listen on $ORDERS_API_PORT, $ORDERS_PSP_PORT and "
+        "$ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, "
+        "or starts (or reuses) the dev stack when DATABASE_URL is not set, and then adds the URLs to its "
+        "env file. Each child logs to $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
     )
     run.set_defaults(func=dev.reporting_errors(_run))
 
 
 def children() -> list[tuple[str, list[str]]]:
     """Each process of the system by name, as the `orders` command line that runs it."""
-    commands = [("relay", ["relay"]), ("saga", ["saga"])]
+    commands = [("psp-sim", ["psp-sim"]), ("carrier-sim", ["carrier-sim"]), ("api", ["api"])]
+    commands += [("relay", ["relay"]), ("saga", ["saga"])]
     commands += [(f"projector-{name}", ["projector", name]) for name in PROJECTIONS]
     return [(name, [sys.executable, "-m", "services.cli", *argv]) for name, argv in commands]
 
@@ -51,22 +58,46 @@ def supervisor(
     settings: Settings, env: Mapping[str, str], say: Callable[[str], None] = say_now
 ) -> Supervisor:
     """A supervisor for `children`, not yet started; they inherit `env` (so a test or the demo
-    can set, say, ORDERS_POSTGRES_SCHEMA) with the settings' servers put in."""
+    can set, say, ORDERS_POSTGRES_SCHEMA) with the settings' servers and `addresses` put in."""
     servers = {
         "DATABASE_URL": settings.database_url or "",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
         "PYTHONUNBUFFERED": "1",
     }
-    return Supervisor(children(), {**env, **servers}, settings.devstack_dir / "logs", say)
+    return Supervisor(
+        children(), {**env, **servers, **addresses(settings)}, settings.devstack_dir / "logs", say
+    )
+
+
+def addresses(settings: Settings) -> dict[str, str]:
+    """Where the children listen, and where they reach each other: the URLs the settings name
+    (ORDERS_API_URL, ORDERS_PSP_URL, ORDERS_CARRIER_URL), else the settings' ports on this
+    machine. The provider's webhooks go to the API unless ORDERS_PSP_WEBHOOK_URL says otherwise."""
+    api = settings.api_url or f"http://127.0.0.1:{settings.api_port}"
+    return {
+        "ORDERS_API_PORT": str(settings.api_port),
+        "ORDERS_PSP_PORT": str(settings.psp_port),
+        "ORDERS_CARRIER_PORT": str(settings.carrier_port),
+        "ORDERS_API_URL": api,
+        "ORDERS_PSP_URL": settings.psp_url or f"http://127.0.0.1:{settings.psp_port}",
+        "ORDERS_CARRIER_URL": settings.carrier_url or f"http://127.0.0.1:{settings.carrier_port}",
+        "ORDERS_PSP_WEBHOOK_URL": settings.psp_webhook_url or f"{api}{WEBHOOK_PATH}",
+    }
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        settings = servers(Settings.from_env())
+        given = Settings.from_env()
+        settings = servers(given)
     except SettingsError as error:
         print(f"orders run: error: {error}", file=sys.stderr)
         return 1
     supervised = supervisor(settings, os.environ)
+    urls = {name: url for name, url in addresses(settings).items() if name in URLS}
+    say_now(", ".join(f"{URLS[name]} {url}" for name, url in urls.items()))
+    if given.database_url is None:  # on the dev stack: its env file names these URLs too
+        DevStack(settings.devstack_dir).export(urls)
+        say_now(f"URLs added to {settings.devstack_dir / 'env'}")
     say_now(f"logs: {settings.devstack_dir / 'logs'}/NAME.log; Ctrl-C stops")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

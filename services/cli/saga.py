@@ -27,6 +27,9 @@ from services.saga.saga import DEFAULT_COMPLETE_WITHIN
 
 log = logging.getLogger(__name__)
 Worker = Callable[[threading.Event], None]
+# Records per poll: each may call the provider or the carrier (a slow answer, a lost one and
+# its retry), and the batch must be done within max_poll_interval_ms.
+BATCH = 20
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
@@ -44,6 +47,7 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
 def _saga(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO logs every request
     settings = Settings.from_env()
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         print(
@@ -96,7 +100,8 @@ def _workers(
 ) -> dict[str, Worker]:
     saga = OrderSaga(system, deadlines, complete_within)
     topics = [settings.topic(context) for context in CONTEXTS]
-    consumer = kafka.consumer(settings, settings.consumer_group("saga"), topics, client_id="saga")
+    group = settings.consumer_group("saga")
+    consumer = kafka.consumer(settings, group, topics, client_id="saga", max_poll_records=BATCH)
     return {
         "saga-consumer": ConsumerLoop(consumer, saga.handle_batch, "saga").run,
         "saga-deadlines": DeadlineScheduler(deadlines, system.orders, leadership).run,

@@ -10,43 +10,45 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import sql
+import httpx
 
+from domain.errors import UnknownPaymentError
 from domain.orders import Order
-from domain.payments import Payment
-from infrastructure.database import connect
+from domain.payments import PaymentStatus
 from infrastructure.settings import Settings
 from services.bootstrap import System, build, edges
-from services.check import Report, events_tables, run_check
+from services.check import Report, run_check
 from services.demo.redelivery import Redelivery, redeliver
-from services.demo.scenario import Customers, Plan, make_plans, schedule
+from services.demo.scenario import FIRST_CALL_FAILS, Customers, Plan, make_plans, schedule
 from services.demo.submitter import Submitter
 
 SKUS = [f"SKU-{n}" for n in range(1, 6)]
 STOCK_PER_SKU = 120  # less than 200 orders want: some run out of stock
 QUIESCENCE_TIMEOUT_S = 90.0
-CONTEXTS = ("orders", "inventory")  # where the customers' commands go
+READY_TIMEOUT_S = 60.0
 
 
 def run_demo(
     settings: Settings,
     processes: AbstractContextManager[Any],
+    api: httpx.Client,
     orders: int,
     seed: int,
     workers: int,
     say: Callable[[str], None] = print,
 ) -> bool:
-    """Run the scenario on `settings` while `processes` runs the system; True when every
-    invariant holds and the redelivery changed nothing."""
+    """Run the scenario against `api` while `processes` runs the system on `settings`; True
+    when every invariant holds and the redelivery changed nothing."""
     rng = random.Random(seed)
     plans = make_plans(settings.postgres_schema, orders, SKUS, rng)
-    submitter = Submitter()
+    submitter = Submitter(api)
+    customers = Customers(submitter, settings.postgres_schema)
     started = time.monotonic()
     system = build(settings, *edges(settings))  # the saga's provider and carrier
     try:
-        customers = Customers(system, submitter, settings.postgres_schema)
         with processes:
-            say(f"{orders} orders, {len(SKUS)} SKUs, {workers} customers at once, every command sent twice")
+            _wait_until_ready(api, say)
+            say(f"{orders} orders, {len(SKUS)} SKUs, {workers} customers at once, every POST sent twice")
             customers.restock(SKUS, STOCK_PER_SKU)
             actions = schedule(plans, rng)
             with ThreadPoolExecutor(workers) as pool:
@@ -60,8 +62,9 @@ def run_demo(
             return False
         say(f"processes stopped ({_since(started)}); handing every record to the saga and projections again")
         redelivered = redeliver(settings, system)
-        layers = Layers(submitter.counts, _answers_lost(settings, system), redelivered)
-        say(summary(_endings(system, plans), layers, report, time.monotonic() - started))
+        layers = Layers(submitter.counts, _retried_at_provider(system, customers, plans), redelivered)
+        endings = Counter(_ending(system.orders.order(i)) for i in customers.order_ids.values())
+        say(summary(endings, layers, report, time.monotonic() - started))
     finally:
         system.close()
     return report.ok and redelivered.ok
@@ -71,13 +74,9 @@ def run_demo(
 class Layers:
     """What each idempotence layer absorbed in this run."""
 
-    commands: Counter[str]  # the customers' submissions, by "<context>.<outcome>"
-    answers_lost: int  # provider calls whose answer was lost, asked again under the same key
+    requests: Counter[str]  # the customers' POSTs, by how the API answered them
+    retried_at_provider: int  # orders whose first provider call failed, asked again under one key
     again: Redelivery
-
-    @property
-    def duplicate_commands(self) -> int:
-        return sum(self.commands[f"{context}.duplicates"] for context in CONTEXTS)
 
 
 def summary(endings: Counter[str], layers: Layers, report: Report, seconds: float) -> str:
@@ -89,8 +88,9 @@ def summary(endings: Counter[str], layers: Layers, report: Report, seconds: floa
     lines += [
         "",
         "duplicates absorbed, per layer:",
-        row.format("command log: customers sent twice", layers.duplicate_commands, "answered like the first"),
-        row.format("provider keys: answer lost, asked again", layers.answers_lost, "charged once (I1)"),
+        row.format("API: every POST sent twice", layers.requests["replayed"], "replayed, byte for byte"),
+        row.format("API: twin still running", layers.requests["in flight, asked again"], "409, asked again"),
+        row.format("provider: 5xx or lost answer", layers.retried_at_provider, "asked again, charged once"),
         row.format("saga: every record again", again.saga_records, f"{again.new_rows} new rows"),
         row.format("projections: every record again", again.skipped, f"skipped, checksums {checksums}"),
         "",
@@ -102,23 +102,36 @@ def summary(endings: Counter[str], layers: Layers, report: Report, seconds: floa
     return "\n".join(lines)
 
 
-def _endings(system: System, plans: list[Plan]) -> Counter[str]:
-    return Counter(_ending(system.orders.order(plan.order_id)) for plan in plans)
-
-
 def _ending(order: Order) -> str:
     """`failed (shipment failed)`: the status and the reason's gist, without the details."""
     return f"{order.status} ({order.reason.partition(':')[0]})" if order.reason else str(order.status)
 
 
-def _answers_lost(settings: Settings, system: System) -> int:
-    """Payment calls that ended in "outcome unknown" (recorded as an event) and were asked
-    again under the same key."""
-    table = sql.Identifier(events_tables(system)["payments"])
-    with connect(settings) as conn:
-        query = sql.SQL("SELECT count(*) FROM {} WHERE topic = %s").format(table)
-        row = conn.execute(query, (Payment.OutcomeUnknown.TOPIC,)).fetchone()
-    return int(row[0]) if row else 0
+def _retried_at_provider(system: System, customers: Customers, plans: list[Plan]) -> int:
+    """Orders paid with a token that fails the first provider call (a 5xx, or a charge whose
+    answer is lost) and that did reach the provider: each was asked again under one key."""
+    retried = 0
+    for plan in plans:
+        if plan.token in FIRST_CALL_FAILS:
+            try:
+                payment = system.payments.payment_of(customers.order_ids[plan.key])
+            except UnknownPaymentError:
+                continue  # stopped before payment (out of stock, cancelled)
+            retried += payment.status is not PaymentStatus.REQUESTED
+    return retried
+
+
+def _wait_until_ready(api: httpx.Client, say: Callable[[str], None]) -> None:
+    say(f"waiting for the API at {api.base_url}")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if api.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the API at {api.base_url} was not ready within {READY_TIMEOUT_S:.0f}s")
 
 
 def _since(started: float) -> str:

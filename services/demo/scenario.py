@@ -1,26 +1,29 @@
 """The demo's workload: what customers do. Everything after that is the system's job.
 
-Customers restock nothing and drive nothing: the demo restocks the SKUs, places orders and
-cancels some of them, through the orders and inventory applications, sending every command
-twice (the Submitter). The relay, the saga and the projections, running as processes, do the
-rest. The plans mix the paths the saga must handle:
+Customers restock the SKUs, place orders and cancel some of them, over the HTTP API. The
+relay, the saga, the projectors and the simulated provider and carrier, running as
+processes, do the rest. The plans use every test token of the provider simulator and the
+carrier's refusal, so the saga meets every path:
 
   tok_ok                     approved; the order completes if stock and carrier allow
   tok_decline                declined; stock is released, the order fails
-  tok_timeout_after_charge   the provider charges but the answer is lost; asked again, once charged
+  tok_error_before_charge    a 5xx first, nothing charged; the gateway retries and is approved
+  tok_timeout_after_charge   charged, but the answer is lost; asked again, charged once
+  tok_slow                   approved after a pause
   "FAIL" in the address      the carrier refuses; the payment is voided, the stock released
   a cancellation             sent a little later, so it meets the order at any step
   more than the stock        the reservation is refused; the order fails
 """
 
+import json
 import random
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from domain.inventory import RestockSku
 from domain.money import Money
-from domain.orders import CancelOrder, OrderLine, PlaceOrder, ShippingAddress
-from services.bootstrap import System
+from domain.orders import OrderLine, ShippingAddress
 from services.demo.submitter import Answer, Submitter
 
 ADDRESS = ShippingAddress(
@@ -29,6 +32,12 @@ ADDRESS = ShippingAddress(
 REFUSED_ADDRESS = ShippingAddress(
     name="FAIL Demo Customer", line1="1 Nowhere Lane", city="Utrecht", postal_code="3511", country="NL"
 )
+TOKENS = ["tok_ok", "tok_decline", "tok_error_before_charge", "tok_timeout_after_charge", "tok_slow"]
+TOKEN_WEIGHTS = [70, 15, 6, 5, 4]
+FIRST_CALL_FAILS = (
+    "tok_error_before_charge",
+    "tok_timeout_after_charge",
+)  # a lost answer or a slow one holds the saga for a moment
 CANCEL_LATER_BY = 12  # a cancellation is sent up to this many placements after its order
 
 
@@ -36,7 +45,7 @@ CANCEL_LATER_BY = 12  # a cancellation is sent up to this many placements after 
 class Plan:
     """One order of the scenario and what the customer does with it."""
 
-    order_id: uuid.UUID
+    key: str  # the placement's Idempotency-Key; the API derives the order id from it
     lines: tuple[OrderLine, ...]
     token: str
     address: ShippingAddress
@@ -56,10 +65,9 @@ def make_plans(run: str, count: int, skus: list[str], rng: random.Random) -> lis
             OrderLine(sku, rng.randint(1, 3), Money(rng.randint(100, 5_000), "EUR"))
             for sku in rng.sample(skus, rng.randint(1, 3))
         )
-        token = rng.choices(["tok_ok", "tok_decline", "tok_timeout_after_charge"], weights=[7, 2, 1])[0]
+        token = rng.choices(TOKENS, weights=TOKEN_WEIGHTS)[0]
         address = REFUSED_ADDRESS if rng.random() < 0.05 else ADDRESS
-        order_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/order/{i}")
-        plans.append(Plan(order_id, lines, token, address, cancel=rng.random() < 0.15))
+        plans.append(Plan(f"{run}:order:{i}", lines, token, address, cancel=rng.random() < 0.15))
     return plans
 
 
@@ -74,28 +82,64 @@ def schedule(plans: list[Plan], rng: random.Random) -> list[Action]:
 
 
 class Customers:
-    def __init__(self, system: System, submitter: Submitter, run: str) -> None:
-        self.system = system
-        self.submit = submitter.submit
+    """The customers, at the HTTP API: each restock, placement and cancellation is a POST
+    with an Idempotency-Key, sent twice by the Submitter."""
+
+    def __init__(self, submitter: Submitter, run: str) -> None:
+        self.post = submitter.post
         self.run = run
+        self.order_ids: dict[str, uuid.UUID] = {}  # plan key -> the order the API placed
+        self._placed: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
 
     def restock(self, skus: list[str], quantity: int) -> None:
         for sku in skus:
-            command = RestockSku(command_id=f"{self.run}:restock:{sku}", sku=sku, quantity=quantity)
-            self.submit(self.system.inventory, command)
+            self._expect(
+                self.post(f"/v1/inventory/{sku}/restock", f"{self.run}:restock:{sku}", {"quantity": quantity})
+            )
 
-    def act(self, action: Action) -> Answer:
-        plan, key = action.plan, str(action.plan.order_id)
+    def act(self, action: Action) -> int:
+        """Send one action; return the status it was answered with."""
+        plan = action.plan
         if action.kind == "cancel":
-            cancel = CancelOrder(command_id=f"{key}:cancel", order_id=plan.order_id, reason="customer")
-            return self.submit(self.system.orders, cancel)
-        place = PlaceOrder(
-            command_id=f"{key}:place",
-            order_id=plan.order_id,
-            customer_id="demo",
-            shipping_address=plan.address,
-            payment_token=plan.token,
-            currency="EUR",
-            lines=plan.lines,
-        )
-        return self.submit(self.system.orders, place)
+            self._placement(plan.key).wait()  # the cancellation names the order placed
+            order_id = self.order_ids[plan.key]
+            answer = self.post(f"/v1/orders/{order_id}/cancel", f"{plan.key}:cancel", {"reason": "customer"})
+            return answer[0]  # 200, or 409 when the order had moved past cancelling
+        status, body = self._expect(self.post("/v1/orders", plan.key, _order_body(plan)))
+        self.order_ids[plan.key] = uuid.UUID(json.loads(body)["order_id"])
+        self._placement(plan.key).set()
+        return status
+
+    def _placement(self, key: str) -> threading.Event:
+        with self._lock:
+            return self._placed.setdefault(key, threading.Event())
+
+    @staticmethod
+    def _expect(answer: Answer) -> Answer:
+        if answer[0] >= 300:
+            raise UnexpectedAnswerError(f"HTTP {answer[0]}: {answer[1].decode(errors='replace')}")
+        return answer
+
+
+class UnexpectedAnswerError(RuntimeError):
+    """The API refused what the scenario expects it to accept."""
+
+
+def _order_body(plan: Plan) -> dict[str, Any]:
+    return {
+        "customer_id": "demo",
+        "currency": "EUR",
+        "lines": [
+            {"sku": line.sku, "quantity": line.quantity, "unit_price_cents": line.unit_price.cents}
+            for line in plan.lines
+        ],
+        "shipping_address": {
+            "name": plan.address.name,
+            "line1": plan.address.line1,
+            "city": plan.address.city,
+            "postal_code": plan.address.postal_code,
+            "country": plan.address.country,
+        },
+        "payment": {"token": plan.token},
+    }

@@ -1,64 +1,64 @@
-"""Sends each command more than once and checks that every copy got the same answer."""
+"""Sends each request to the API more than once and checks that every copy got the same answer.
+
+Every POST goes out twice under one Idempotency-Key, every third pair at the same moment.
+A copy that meets its twin still running gets 409 with Retry-After and asks again after
+that pause, as a well-behaved client does. Both copies must end with the same status and
+the same body, byte for byte; the one answered from the API's records says
+`Idempotent-Replayed: true`.
+"""
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.commands import Command
-from domain.errors import DomainError
-from services.application import IdempotentApplication
+import httpx
 
-Answer = tuple[str, Any]  # ("ok", result) or ("error", code)
+Answer = tuple[int, bytes]  # status, body
+IN_FLIGHT_TYPE_SUFFIX = "/idempotency-key-in-use"
 
 
 class DivergentAnswerError(AssertionError):
-    """Two copies of one command were answered differently: idempotence is broken."""
+    """Two copies of one request were answered differently: idempotence is broken."""
 
 
 @dataclass
 class Submitter:
+    client: httpx.Client
     copies: int = 2
-    concurrent_every: int = 3  # every Nth command sends its copies at the same time
+    concurrent_every: int = 3  # every Nth request sends its copies at the same time
     counts: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
 
-    def submit(
-        self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...] = ()
-    ) -> Answer:
-        """Send `copies` copies of `command`; return the one answer they all got."""
+    def post(self, path: str, key: str, body: Mapping[str, Any]) -> Answer:
+        """Send `copies` copies; return the one answer they all got."""
         with self._lock:
             self._serial += 1
             concurrently = self._serial % self.concurrent_every == 0
-        send: Callable[[int], Answer] = lambda _: self._send_once(app, command, retry_on)  # noqa: E731
         if concurrently:
             with ThreadPoolExecutor(self.copies) as pool:
-                answers = list(pool.map(send, range(self.copies)))
+                answers = list(pool.map(lambda _: self._until_answered(path, key, body), range(self.copies)))
         else:
-            answers = [send(i) for i in range(self.copies)]
+            answers = [self._until_answered(path, key, body) for _ in range(self.copies)]
         if any(answer != answers[0] for answer in answers):
-            raise DivergentAnswerError(f"{type(command).__name__} {command.command_id}: {answers}")
+            raise DivergentAnswerError(f"POST {path} under {key!r}: {answers}")
         return answers[0]
 
-    def _send_once(
-        self, app: IdempotentApplication, command: Command, retry_on: tuple[type[BaseException], ...]
-    ) -> Answer:
-        context = app.name.lower()
+    def _until_answered(self, path: str, key: str, body: Mapping[str, Any]) -> Answer:
         while True:
-            try:
-                receipt = app.execute(command)
-            except retry_on:
-                self._count(context, "retried")
+            response = self.client.post(path, json=body, headers={"Idempotency-Key": key})
+            if response.status_code == 409 and response.headers.get("retry-after"):
+                self._count("in flight, asked again")
+                time.sleep(float(response.headers["retry-after"]))
                 continue
-            except DomainError as error:
-                self._count(context, "duplicates" if error.replayed else "refused")
-                return ("error", error.code)
-            self._count(context, "duplicates" if receipt.replayed else "applied")
-            return ("ok", receipt.result)
+            replayed = response.headers.get("idempotent-replayed") == "true"
+            self._count("replayed" if replayed else ("executed" if response.is_success else "refused"))
+            return response.status_code, response.content
 
-    def _count(self, context: str, outcome: str) -> None:
+    def _count(self, outcome: str) -> None:
         with self._lock:
-            self.counts[f"{context}.{outcome}"] += 1
+            self.counts[outcome] += 1

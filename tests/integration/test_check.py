@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from support.isolation import environment
+from support.isolation import environment, on_free_ports
 from support.orders import ADDRESS
 
 from domain.ids import payment_id
@@ -31,6 +31,12 @@ from services.cli import run
 pytestmark = pytest.mark.integration
 
 PRICE = Money(1250, "EUR")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test's settings, with the API and the simulators on free ports."""
+    return on_free_ports(settings)
 
 
 def place(system: System, token: str, sku: str = "SKU-1") -> uuid.UUID:

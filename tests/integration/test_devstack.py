@@ -137,6 +137,28 @@ def test_env_file_exports_the_urls_up_returned(shared_stack: DevStack) -> None:
     }
 
 
+def test_exported_variables_join_the_env_file_once_each_for_a_shell_to_source(
+    shared_stack: DevStack,
+) -> None:
+    info = shared_stack.up()
+    shared_stack.export({"ORDERS_API_URL": "http://127.0.0.1:1", "ORDERS_PSP_URL": "http://127.0.0.1:2"})
+    shared_stack.export({"ORDERS_API_URL": "http://127.0.0.1:3"})
+
+    names = [
+        line.removeprefix("export ").partition("=")[0] for line in info.env_file.read_text().splitlines()
+    ]
+    sourced = subprocess.run(
+        ["bash", "-c", f'source "{info.env_file}" && env'], env={}, capture_output=True, text=True, check=True
+    )
+
+    assert sorted(names) == ["DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ORDERS_API_URL", "ORDERS_PSP_URL"]
+    assert {
+        "DATABASE_URL=" + info.database_url,
+        "ORDERS_API_URL=http://127.0.0.1:3",
+        "ORDERS_PSP_URL=http://127.0.0.1:2",
+    } <= set(sourced.stdout.splitlines())
+
+
 def test_concurrent_ups_start_one_stack(empty_root: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         infos = list(pool.map(lambda _: DevStack(empty_root).up(), range(2)))

@@ -1,7 +1,8 @@
 """`orders run` end to end through its real processes: orders placed in the event store
-complete only if relay -> Kafka -> saga -> commands -> relay ... works across the children;
-a saga killed with SIGKILL is started again and the next order still completes; Ctrl-C
-stops every child and exits 0."""
+complete only if relay -> Kafka -> saga -> commands -> relay ... works across the children,
+and the saga pays and ships them through the provider and carrier simulators over HTTP; the
+API answers on its port; a saga killed with SIGKILL is started again and the next order
+still completes; Ctrl-C stops every child and exits 0."""
 
 import os
 import signal
@@ -10,11 +11,15 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
+import psycopg
 import pytest
-from support.isolation import environment, wait_until
+from support.isolation import environment, on_free_ports, wait_until
 
+from domain.ids import shipment_id
 from domain.inventory import RestockSku
 from domain.money import Money
 from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
@@ -28,14 +33,20 @@ RUN = [sys.executable, "-m", "services.cli", "run"]
 ADDRESS = ShippingAddress(
     name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
 )
-CHILDREN = {"relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
+CHILDREN = {"api", "psp-sim", "carrier-sim", "relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
 # Several consumer groups join on the local broker, each waiting out a rebalance timeout.
 ORDER_TIMEOUT_S = 90.0
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test's settings, with the API and the simulators on free ports."""
+    return on_free_ports(settings)
+
+
+@pytest.fixture
 def orders_run(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
-    """`orders run` on the test's schema and topics, its output in <devstack_dir>/run.out;
+    """`orders run` on the test's schema, topics and ports, its output in <devstack_dir>/run.out;
     on the way out, stopped if the test left it running, and its output shown on failure."""
     env = {**os.environ, **environment(settings), "ORDERS_DEVSTACK_DIR": str(settings.devstack_dir)}
     output = settings.devstack_dir / "run.out"
@@ -54,7 +65,20 @@ def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_
 ) -> None:
     sku = f"SKU-{uuid.uuid4().hex[:8]}"
     system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=10))
-    assert outcome(system, place(system, sku)) is OrderStatus.COMPLETED
+    order_id = place(system, sku)
+    assert outcome(system, order_id) is OrderStatus.COMPLETED
+
+    charges = get(settings.psp_port, "/charges", order_id=str(order_id))["charges"]
+    assert [(c["operation"], c["status"]) for c in charges] == [
+        ("authorize", "approved"),
+        ("capture", "approved"),
+    ]
+    assert announced(settings, order_id) == {"payment.authorized", "payment.captured"}
+    key = f"{shipment_id(order_id)}:ship"
+    booked = [b for b in get(settings.carrier_port, "/shipments")["shipments"] if b["idempotency_key"] == key]
+    assert [b["status"] for b in booked] == ["accepted"]
+    health = wait_until(lambda: answer(f"http://127.0.0.1:{settings.api_port}/healthz"), "the API to answer")
+    assert health.status_code == 200
 
     run = psutil.Process(orders_run.pid)
     killed = child(run, "saga")
@@ -83,6 +107,29 @@ def test_a_database_without_a_broker_is_refused_in_one_line(tmp_path: Path) -> N
     assert result.stderr.startswith("orders run: error: DATABASE_URL is set but KAFKA_BOOTSTRAP_SERVERS")
     assert len(result.stderr.splitlines()) == 1
     assert not list(tmp_path.iterdir()), "nothing was started"
+
+
+def announced(settings: Settings, order_id: uuid.UUID) -> set[str]:
+    """The webhooks the provider simulator queued for the order. It queues them only for what
+    it was asked over HTTP: the provider's ledger called in the saga's process queues none."""
+    with psycopg.connect(settings.database_url or "") as conn:
+        rows = conn.execute(
+            "SELECT payload->>'type' FROM psp.webhooks WHERE payload->'data'->>'order_id' = %s",
+            (str(order_id),),
+        ).fetchall()
+    return {kind for (kind,) in rows}
+
+
+def get(port: int, path: str, **params: str) -> Any:
+    return httpx.get(f"http://127.0.0.1:{port}{path}", params=params, timeout=10).raise_for_status().json()
+
+
+def answer(url: str) -> httpx.Response | None:
+    """The answer to GET `url`, or None while nothing listens there yet."""
+    try:
+        return httpx.get(url, timeout=10)
+    except httpx.TransportError:
+        return None
 
 
 def place(system: System, sku: str) -> uuid.UUID:

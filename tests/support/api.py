@@ -1,4 +1,5 @@
-"""The HTTP API in process, over an in-memory System: two tenants, their keys, an order body."""
+"""The HTTP API in process, over an in-memory System: two tenants, their keys, an order body,
+and the secret the provider's webhooks are signed with."""
 
 import copy
 from datetime import timedelta
@@ -8,15 +9,18 @@ from uuid import uuid4
 from fastapi.testclient import TestClient
 
 from infrastructure.idempotency_store import InMemoryIdempotencyStore
+from infrastructure.webhook_store import InMemoryWebhookStore
 from services.api import ApiConfig, create_app
 from services.api.schemas import EXAMPLE_ORDER
 from services.api.store import IdempotencyStore
+from services.api.webhook_store import WebhookStore
 from services.bootstrap import System
 
 API_KEYS = {"key-acme": "acme", "key-globex": "globex"}
 ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
 PROBLEM = "application/problem+json"
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 def api_client(
@@ -24,9 +28,11 @@ def api_client(
     store: IdempotencyStore | None = None,
     lease: timedelta = timedelta(seconds=30),
     ttl: timedelta = timedelta(hours=24),
+    webhook_store: WebhookStore | None = None,
 ) -> TestClient:
-    config = ApiConfig(api_keys=API_KEYS, lease=lease, ttl=ttl)
-    return TestClient(create_app(system, store or InMemoryIdempotencyStore(), config))
+    config = ApiConfig(api_keys=API_KEYS, psp_webhook_secret=WEBHOOK_SECRET, lease=lease, ttl=ttl)
+    stores = (store or InMemoryIdempotencyStore(), webhook_store or InMemoryWebhookStore())
+    return TestClient(create_app(system, *stores, config))
 
 
 def key() -> str:

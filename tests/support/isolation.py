@@ -1,5 +1,6 @@
 """Per-test isolation on the session's PostgreSQL and broker, and waiting on a condition."""
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
+from infrastructure.devstack import free_port
 from infrastructure.settings import Settings
 
 T = TypeVar("T")
@@ -44,7 +46,20 @@ def environment(settings: Settings) -> dict[str, str]:
         "ORDERS_POSTGRES_SCHEMA": settings.postgres_schema,
         "ORDERS_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
         "ORDERS_KAFKA_MAX_POLL_INTERVAL_MS": str(settings.kafka_max_poll_interval_ms),
+        "ORDERS_API_PORT": str(settings.api_port),
+        "ORDERS_PSP_PORT": str(settings.psp_port),
+        "ORDERS_CARRIER_PORT": str(settings.carrier_port),
     }
+
+
+def on_free_ports(settings: Settings) -> Settings:
+    """`settings` with the API and the simulators on ports nothing listens on now, so that a
+    system a test runs meets no other on the default ports."""
+    ports: list[int] = []
+    while len(ports) < 3:
+        ports.append(free_port(avoid=ports))
+    api, psp, carrier = ports
+    return dataclasses.replace(settings, api_port=api, psp_port=psp, carrier_port=carrier)
 
 
 def wait_until(

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from support.api import API_KEYS, api_client, headers, key
+from support.api import API_KEYS, WEBHOOK_SECRET, api_client, headers, key
 from support.isolation import wait_until
 
 from infrastructure.idempotency_store import InMemoryIdempotencyStore
+from infrastructure.webhook_store import InMemoryWebhookStore
 from services.api import ApiConfig, create_app
 from services.bootstrap import System
 
@@ -46,7 +47,10 @@ class CountingReaps(InMemoryIdempotencyStore):
 
 def test_while_the_app_runs_its_reaper_deletes_expired_keys(system: System) -> None:
     store = CountingReaps()
-    config = ApiConfig(api_keys=API_KEYS, ttl=timedelta(0), reap_every_s=0.01)
-    with TestClient(create_app(system, store, config)) as api:  # `with` runs the app's lifespan
+    config = ApiConfig(
+        api_keys=API_KEYS, psp_webhook_secret=WEBHOOK_SECRET, ttl=timedelta(0), reap_every_s=0.01
+    )
+    app = create_app(system, store, InMemoryWebhookStore(), config)
+    with TestClient(app) as api:  # `with` runs the app's lifespan
         api.post("/v1/inventory/SKU-1/restock", json={"quantity": 1}, headers=headers(key()))
         wait_until(lambda: store.reaped or None, "the reaper to delete the expired key", timeout_s=10)

@@ -8,10 +8,11 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support.api import ACME, PROBLEM, api_client, headers, key, order_body, restock
+from support.api import ACME, PROBLEM, WEBHOOK_SECRET, api_client, headers, key, order_body, restock
 
 from domain.orders import AdvanceOrder, OrderStatus
 from infrastructure.idempotency_store import InMemoryIdempotencyStore, Response, Scope
+from infrastructure.webhook_store import InMemoryWebhookStore
 from services.api import ApiConfig, create_app
 from services.api.problems import KEY_REUSED, TYPE_PREFIX
 from services.bootstrap import System
@@ -118,7 +119,8 @@ class Crashes(InMemoryIdempotencyStore):
 
 
 def test_a_crash_is_a_500_problem_that_says_nothing_of_its_cause(system: System) -> None:
-    app = create_app(system, Crashes(), ApiConfig(api_keys={"key-acme": "acme"}))
+    config = ApiConfig(api_keys={"key-acme": "acme"}, psp_webhook_secret=WEBHOOK_SECRET)
+    app = create_app(system, Crashes(), InMemoryWebhookStore(), config)
     api = TestClient(app, raise_server_exceptions=False)
 
     answer = api.post("/v1/inventory/SKU-1/restock", json={"quantity": 1}, headers=headers(key()))

@@ -14,10 +14,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from support.api import ACME, API_KEYS, restock
+from support.api import ACME, API_KEYS, WEBHOOK_SECRET, restock
 
 from infrastructure.idempotency_store import InMemoryIdempotencyStore
 from infrastructure.settings import Settings
+from infrastructure.webhook_store import InMemoryWebhookStore
 from services.api import ApiConfig, create_app
 from services.api.schemas import EXAMPLE_ORDER
 from services.bootstrap import build
@@ -38,7 +39,12 @@ CONFIG = {
 
 # Loaded at import, as parametrize needs the operations to collect one test per operation
 # (schemathesis' fixture-based loader does not run on this pytest); in memory, nothing connects.
-APP = create_app(build(Settings(database_url=None)), InMemoryIdempotencyStore(), ApiConfig(api_keys=API_KEYS))
+APP = create_app(
+    build(Settings(database_url=None)),
+    InMemoryIdempotencyStore(),
+    InMemoryWebhookStore(),
+    ApiConfig(api_keys=API_KEYS, psp_webhook_secret=WEBHOOK_SECRET),
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=schemathesis.Config.from_dict(CONFIG))
 
 

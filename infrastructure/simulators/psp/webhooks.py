@@ -5,8 +5,15 @@ this simulator makes that unavoidable. Each event is queued as two deliveries wi
 id (a deliberate duplicate), in the transaction that records the operation, and background
 senders post them, retrying a failed delivery with exponential backoff. The queue is a
 table, so a restart loses nothing, and senders in several processes share it.
+
+Each delivery is signed, so that the receiver can tell it from a forgery: the header
+`Webhook-Signature: sha256=<hex>` carries the HMAC-SHA256 of the exact body bytes under the
+secret both sides share (ORDERS_PSP_WEBHOOK_SECRET). The event id is in the signed body.
 """
 
+import hashlib
+import hmac
+import json
 import logging
 import threading
 import uuid
@@ -39,6 +46,7 @@ EVENT_TYPES = {
     "refund": "payment.refunded",
 }
 EVENT_IDS = uuid.UUID("5f0c6d53-0d8e-4a57-9a4e-6b1f3c2a7e10")  # the namespace of event ids
+SIGNATURE_HEADER = "Webhook-Signature"
 
 DUE = """SELECT event_id, copy, payload FROM {} WHERE delivered_at IS NULL AND next_attempt_at <= now()
     ORDER BY next_attempt_at, event_id, copy LIMIT 20 FOR UPDATE SKIP LOCKED"""
@@ -51,6 +59,10 @@ FAILED = """UPDATE {} SET attempts = attempts + 1,
 def event_id(idempotency_key: str) -> str:
     """Stable: derived from the operation's key, so the event is the same however often it is sent."""
     return f"evt_{uuid.uuid5(EVENT_IDS, idempotency_key).hex}"
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def enqueue(conn: psycopg.Connection[Any], schema: str, operation: Mapping[str, Any]) -> None:
@@ -66,7 +78,7 @@ def enqueue(conn: psycopg.Connection[Any], schema: str, operation: Mapping[str, 
 
 
 class WebhookSender:
-    """Posts due deliveries to `url` (with a `Webhook-Id` header) until stopped."""
+    """Posts due deliveries to `url` (signed, with a `Webhook-Id` header) until stopped."""
 
     poll_s = 0.2
     backoff_s = 0.5  # after the first failure; doubling up to backoff_max_s
@@ -101,8 +113,14 @@ class WebhookSender:
         return len(due)
 
     def _post(self, client: httpx.Client, event: str, payload: dict[str, Any]) -> bool:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Webhook-Id": event,
+            SIGNATURE_HEADER: signature(self.settings.psp_webhook_secret, body),
+        }
         try:
-            response = client.post(self.url, json=payload, headers={"Webhook-Id": event})
+            response = client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             log.warning("webhook %s not delivered to %s: %s", event, self.url, error)
             return False
