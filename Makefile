@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-integration lint bench clean
+.PHONY: install demo chaos test test-unit test-integration lint bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/orders demo
+
+# Five minutes of faults while customers order, then the invariant check (prints its seed).
+chaos: install
+	$(BIN)/orders chaos --duration 300
 
 test: install
 	$(BIN)/pytest

@@ -5,7 +5,9 @@ durable in PostgreSQL. A crash anywhere before the commit redelivers the batch, 
 handler must be idempotent: projections dedupe per (aggregate id, version) in the same
 transaction as the change, and the saga's commands carry ids derived from the event.
 If the handler raises, nothing is committed, the consumer seeks back to the batch's first
-offsets and retries after a backoff, so one bad moment cannot skip records.
+offsets and retries after a backoff, so one bad moment cannot skip records. If the commit
+fails because the group rebalanced meanwhile, the loop goes on: the records are delivered
+again, to this consumer or another, and handling them again is harmless.
 """
 
 import logging
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from infrastructure.contracts import IntegrationEvent
@@ -78,7 +81,14 @@ class ConsumerLoop:
             if stop is not None:
                 stop.wait(self.retry_backoff_s)
             return 0
-        self.consumer.commit(offsets=_next_offsets(deliveries))
+        try:
+            self.consumer.commit(offsets=_next_offsets(deliveries))
+        except CommitFailedError:
+            # The batch outlived max_poll_interval_ms and the group moved on without us: the
+            # records go to the partitions' new owner (maybe us, after rejoining on the next
+            # poll) and are handled again, which changes nothing.
+            log.warning("%s: the group rebalanced during the batch; its records will come again", self.name)
+            return len(deliveries)
         self.batches_committed += 1
         return len(deliveries)
 

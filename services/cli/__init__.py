@@ -11,14 +11,25 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from infrastructure.settings import SettingsError
-from services.cli import api, check, demo, dev, projections, relay, run, saga, simulators
+from services.cli import api, chaos, check, demo, dev, projections, relay, run, saga, simulators
 
 
 class CommandModule(Protocol):
     def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None: ...
 
 
-COMMANDS: tuple[CommandModule, ...] = (dev, demo, saga, projections, relay, run, check, simulators, api)
+COMMANDS: tuple[CommandModule, ...] = (
+    dev,
+    demo,
+    saga,
+    projections,
+    relay,
+    run,
+    check,
+    chaos,
+    simulators,
+    api,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

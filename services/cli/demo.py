@@ -24,9 +24,9 @@ API_TIMEOUT_S = 30.0
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     demo = subparsers.add_parser("demo", help="run the system on a mixed workload, then check its invariants")
-    demo.add_argument("--orders", type=_positive, default=200, help="how many orders (default: 200)")
+    demo.add_argument("--orders", type=positive, default=200, help="how many orders (default: 200)")
     demo.add_argument("--seed", type=int, default=7, help="random seed for the scenario (default: 7)")
-    demo.add_argument("--workers", type=_positive, default=4, help="customers acting at once (default: 4)")
+    demo.add_argument("--workers", type=positive, default=4, help="customers acting at once (default: 4)")
     demo.set_defaults(func=dev.reporting_errors(_demo))
 
 
@@ -36,16 +36,10 @@ def _demo(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"orders demo: error: {error}", file=sys.stderr)
         return 1
-    env = {**os.environ, **_isolated(settings)}
+    env = {**os.environ, **isolated(settings, "demo")}
     settings = Settings.from_env(env)
     print(f"demo run in schema {settings.postgres_schema}, topics {settings.topic('<context>')}")
-    _tenant, key = settings.api_keys[0]  # the first tenant places the orders
-    api = httpx.Client(
-        base_url=f"http://127.0.0.1:{settings.api_port}",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=API_TIMEOUT_S,
-    )
-    with api:
+    with api_client(settings) as api:
         processes = run.supervisor(settings, env).running()
         ok = run_demo(settings, processes, api, orders=args.orders, seed=args.seed, workers=args.workers)
     schema, prefix = settings.postgres_schema, settings.kafka_topic_prefix
@@ -53,7 +47,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _isolated(settings: Settings) -> dict[str, str]:
+def api_client(settings: Settings) -> httpx.Client:
+    """A client of the API on `settings`, as its first tenant (who places the orders)."""
+    _tenant, key = settings.api_keys[0]
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{settings.api_port}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=API_TIMEOUT_S,
+    )
+
+
+def isolated(settings: Settings, kind: str) -> dict[str, str]:
     """The environment of a run of its own: servers, schema, topic prefix, free ports, and a
     gateway timeout short enough that a lost provider answer holds the saga only briefly."""
     run_id = time.strftime("%Y%m%d_%H%M%S")
@@ -61,8 +65,8 @@ def _isolated(settings: Settings) -> dict[str, str]:
     return {
         "DATABASE_URL": settings.database_url or "",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "ORDERS_POSTGRES_SCHEMA": f"demo_{run_id}",
-        "ORDERS_KAFKA_TOPIC_PREFIX": f"demo-{run_id.replace('_', '-')}.",
+        "ORDERS_POSTGRES_SCHEMA": f"{kind}_{run_id}",
+        "ORDERS_KAFKA_TOPIC_PREFIX": f"{kind}-{run_id.replace('_', '-')}.",
         "ORDERS_API_PORT": str(next(ports)),
         "ORDERS_PSP_PORT": str(next(ports)),
         "ORDERS_CARRIER_PORT": str(next(ports)),
@@ -82,7 +86,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     value = int(text)
     if not 0 < value <= 100_000:
         raise argparse.ArgumentTypeError(f"must be between 1 and 100000, got {value}")

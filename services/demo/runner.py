@@ -47,7 +47,7 @@ def run_demo(
     system = build(settings, *edges(settings))  # the saga's provider and carrier
     try:
         with processes:
-            _wait_until_ready(api, say)
+            wait_until_ready(api, say)
             say(f"{orders} orders, {len(SKUS)} SKUs, {workers} customers at once, every POST sent twice")
             customers.restock(SKUS, STOCK_PER_SKU)
             actions = schedule(plans, rng)
@@ -63,7 +63,7 @@ def run_demo(
         say(f"processes stopped ({_since(started)}); handing every record to the saga and projections again")
         redelivered = redeliver(settings, system)
         layers = Layers(submitter.counts, _retried_at_provider(system, customers, plans), redelivered)
-        endings = Counter(_ending(system.orders.order(i)) for i in customers.order_ids.values())
+        endings = Counter(ending(system.orders.order(i)) for i in customers.order_ids.values())
         say(summary(endings, layers, report, time.monotonic() - started))
     finally:
         system.close()
@@ -102,7 +102,7 @@ def summary(endings: Counter[str], layers: Layers, report: Report, seconds: floa
     return "\n".join(lines)
 
 
-def _ending(order: Order) -> str:
+def ending(order: Order) -> str:
     """`failed (shipment failed)`: the status and the reason's gist, without the details."""
     return f"{order.status} ({order.reason.partition(':')[0]})" if order.reason else str(order.status)
 
@@ -121,7 +121,7 @@ def _retried_at_provider(system: System, customers: Customers, plans: list[Plan]
     return retried
 
 
-def _wait_until_ready(api: httpx.Client, say: Callable[[str], None]) -> None:
+def wait_until_ready(api: httpx.Client, say: Callable[[str], None]) -> None:
     say(f"waiting for the API at {api.base_url}")
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:

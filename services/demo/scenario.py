@@ -58,9 +58,10 @@ class Action:
     plan: Plan
 
 
-def make_plans(run: str, count: int, skus: list[str], rng: random.Random) -> list[Plan]:
+def make_plans(run: str, count: int, skus: list[str], rng: random.Random, first: int = 0) -> list[Plan]:
+    """`count` orders, numbered from `first` (a workload without end makes them in chunks)."""
     plans = []
-    for i in range(count):
+    for i in range(first, first + count):
         lines = tuple(
             OrderLine(sku, rng.randint(1, 3), Money(rng.randint(100, 5_000), "EUR"))
             for sku in rng.sample(skus, rng.randint(1, 3))

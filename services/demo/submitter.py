@@ -2,9 +2,10 @@
 
 Every POST goes out twice under one Idempotency-Key, every third pair at the same moment.
 A copy that meets its twin still running gets 409 with Retry-After and asks again after
-that pause, as a well-behaved client does. Both copies must end with the same status and
-the same body, byte for byte; the one answered from the API's records says
-`Idempotent-Replayed: true`.
+that pause, as a well-behaved client does; so does a copy that gets no answer, or a 5xx
+(the API restarting, its database away), after a growing pause, under the same key. Both
+copies must end with the same status and the same body, byte for byte; the one answered
+from the API's records says `Idempotent-Replayed: true`.
 """
 
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 
 Answer = tuple[int, bytes]  # status, body
-IN_FLIGHT_TYPE_SUFFIX = "/idempotency-key-in-use"
+MAX_PAUSE_S = 2.0
 
 
 class DivergentAnswerError(AssertionError):
@@ -49,8 +50,17 @@ class Submitter:
         return answers[0]
 
     def _until_answered(self, path: str, key: str, body: Mapping[str, Any]) -> Answer:
+        failures = 0
         while True:
-            response = self.client.post(path, json=body, headers={"Idempotency-Key": key})
+            try:
+                response = self.client.post(path, json=body, headers={"Idempotency-Key": key})
+            except httpx.TransportError:
+                response = None
+            if response is None or response.status_code >= 500:
+                self._count("no answer or 5xx, asked again")
+                failures += 1
+                time.sleep(min(MAX_PAUSE_S, 0.1 * 2**failures))
+                continue
             if response.status_code == 409 and response.headers.get("retry-after"):
                 self._count("in flight, asked again")
                 time.sleep(float(response.headers["retry-after"]))

@@ -2,11 +2,14 @@
 schema, a topic prefix and a state directory of their own. A module that needs other
 settings defines its own `settings` fixture, which takes precedence here."""
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.isolation import isolated_settings
+from support.isolation import environment, isolated_settings
+from support.running import RUN, stop
 
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
@@ -24,3 +27,20 @@ def system(settings: Settings) -> Iterator[System]:
     system = build(settings)
     yield system
     system.close()
+
+
+@pytest.fixture
+def orders_run(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    """`orders run` on the test's schema, topics and ports (a module that starts it puts its
+    `settings` on free ports), its output in <devstack_dir>/run.out; on the way out, stopped
+    if the test left it running, and its output shown on failure."""
+    env = {**os.environ, **environment(settings), "ORDERS_DEVSTACK_DIR": str(settings.devstack_dir)}
+    output = settings.devstack_dir / "run.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(RUN, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        stop(process)
+        for log in sorted(settings.devstack_dir.rglob("*.*")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")

@@ -7,9 +7,7 @@ still completes; Ctrl-C stops every child and exits 0."""
 import os
 import signal
 import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,8 @@ import httpx
 import psutil
 import psycopg
 import pytest
-from support.isolation import environment, on_free_ports, wait_until
+from support.isolation import on_free_ports, wait_until
+from support.running import ORDER_TIMEOUT_S, RUN, answer
 
 from domain.ids import shipment_id
 from domain.inventory import RestockSku
@@ -29,35 +28,16 @@ from services.bootstrap import System
 
 pytestmark = pytest.mark.integration
 
-RUN = [sys.executable, "-m", "services.cli", "run"]
 ADDRESS = ShippingAddress(
     name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
 )
 CHILDREN = {"api", "psp-sim", "carrier-sim", "relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
-# Several consumer groups join on the local broker, each waiting out a rebalance timeout.
-ORDER_TIMEOUT_S = 90.0
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The test's settings, with the API and the simulators on free ports."""
     return on_free_ports(settings)
-
-
-@pytest.fixture
-def orders_run(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
-    """`orders run` on the test's schema, topics and ports, its output in <devstack_dir>/run.out;
-    on the way out, stopped if the test left it running, and its output shown on failure."""
-    env = {**os.environ, **environment(settings), "ORDERS_DEVSTACK_DIR": str(settings.devstack_dir)}
-    output = settings.devstack_dir / "run.out"
-    with output.open("wb") as out:
-        process = subprocess.Popen(RUN, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        stop(process)
-        for log in sorted(settings.devstack_dir.rglob("*.*")):
-            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_stops_them_all(
@@ -124,14 +104,6 @@ def get(port: int, path: str, **params: str) -> Any:
     return httpx.get(f"http://127.0.0.1:{port}{path}", params=params, timeout=10).raise_for_status().json()
 
 
-def answer(url: str) -> httpx.Response | None:
-    """The answer to GET `url`, or None while nothing listens there yet."""
-    try:
-        return httpx.get(url, timeout=10)
-    except httpx.TransportError:
-        return None
-
-
 def place(system: System, sku: str) -> uuid.UUID:
     order_id = uuid.uuid4()
     system.orders.execute(
@@ -176,21 +148,6 @@ def replacement(run: psutil.Process, name: str, instead_of: int | None) -> psuti
         except psutil.Error:  # gone, or a zombie not yet reaped
             continue
     return None
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ctrl-C, as a user would stop it; if that fails, SIGKILL its children and then it."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGSTOP)  # no more restarts while its children are killed
-        for leftover in psutil.Process(process.pid).children():
-            leftover.kill()
-        process.kill()
-        process.wait()
 
 
 def alive(pid: int) -> bool:

@@ -49,6 +49,8 @@ def environment(settings: Settings) -> dict[str, str]:
         "ORDERS_API_PORT": str(settings.api_port),
         "ORDERS_PSP_PORT": str(settings.psp_port),
         "ORDERS_CARRIER_PORT": str(settings.carrier_port),
+        "ORDERS_API_KEYS": ",".join(f"{tenant}:{key}" for tenant, key in settings.api_keys),
+        "ORDERS_GATEWAY_TIMEOUT_S": str(settings.gateway_timeout_s),
     }
 
 

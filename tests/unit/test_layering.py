@@ -3,8 +3,8 @@
 domain/ imports only the standard library (minus its I/O modules), `eventsourcing.domain`,
 `eventsourcing.utils` and itself. services/ reaches infrastructure/ only through the
 composition root and the entry points (the command line, and the operator's tools it
-runs: the invariant check and the demo, which compose a whole system as an operator
-would), or through the published language (`infrastructure.contracts`: schemas without
+runs: the invariant check, the demo and the chaos run, which compose a whole system as an
+operator would), or through the published language (`infrastructure.contracts`: schemas without
 I/O, which the saga consumes), and infrastructure/ never imports services/.
 """
 
@@ -24,7 +24,13 @@ STDLIB_IO = frozenset(
      "socketserver", "sqlite3", "ssl", "subprocess", "tempfile", "urllib"}
 )  # fmt: skip
 DOMAIN_MAY_IMPORT = ("domain", "eventsourcing.domain", "eventsourcing.utils")
-ENTRY_POINTS = ("services/bootstrap.py", "services/cli/", "services/check/", "services/demo/")
+ENTRY_POINTS = (
+    "services/bootstrap.py",
+    "services/cli/",
+    "services/check/",
+    "services/demo/",
+    "services/chaos/",
+)
 PUBLISHED_LANGUAGE = "infrastructure.contracts"
 CONTRACTS_MAY_IMPORT = ("domain", "pydantic", PUBLISHED_LANGUAGE)
 
