@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.metrics import Metrics
-from services.api.problems import WEBHOOK_UNSIGNED, documented
+from services.api.problems import VALIDATION_FAILED, WEBHOOK_UNSIGNED, documented
 from services.api.webhook_store import ReceivedWebhook, WebhookStore
 
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -65,9 +65,11 @@ def router(store: WebhookStore, secret: str, metrics: Metrics) -> APIRouter:
 
     @api.post("/webhooks/psp", response_model=WebhookReceipt, responses=documented(401, 422))
     def psp_webhook(event: PspWebhook, body: SignedBody) -> WebhookReceipt:
-        data = event.data
+        data, payload = event.data, json.loads(body)
+        if _holds_nul(payload):  # PostgreSQL keeps no NUL in text or jsonb: refuse, don't fail
+            raise VALIDATION_FAILED.error("a webhook may not contain the NUL character")
         webhook = ReceivedWebhook(
-            event.id, event.type, data.idempotency_key, data.reference, data.order_id, json.loads(body)
+            event.id, event.type, data.idempotency_key, data.reference, data.order_id, payload
         )
         status: Literal["accepted", "duplicate"] = "accepted" if store.record(webhook) else "duplicate"
         metrics.add("orders_api_webhooks_total", outcome=status)
@@ -107,3 +109,13 @@ def _signature_schema(schema: dict[str, Any]) -> None:
     """Document the header as the string it must be (the None is how a missing one becomes 401)."""
     schema.pop("anyOf", None)
     schema.update(type="string", pattern=SIGNATURE_PATTERN)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

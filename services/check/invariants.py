@@ -82,6 +82,9 @@ def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdi
     orders: list[Order] = [system.orders.repository.get(i) for i in ids["orders"]]
     payments: list[Payment] = [system.payments.repository.get(i) for i in ids["payments"]]
     shipments: list[Shipment] = [system.fulfillment.repository.get(i) for i in ids["fulfillment"]]
+    ours = {str(payment_id(order.id)) for order in orders}  # the provider serves other systems too
+    if provider is not None:
+        provider = [op for op in provider if op.payment_id in ours]
     return Holdings(
         orders=orders,
         payments={UUID(str(p.order_id)): p for p in payments},

@@ -134,8 +134,21 @@ def test_the_signature_is_checked_before_the_body_is_read_as_a_webhook(system: S
         (json.dumps({"id": 7, "type": "t", "data": VALID}).encode(), JSON),
         (json.dumps({"id": "evt_1", "type": "t", "data": VALID | {"reference": None}}).encode(), JSON),
         (json.dumps({"id": "evt_1", "type": "t", "data": VALID}).encode(), "text/plain"),
+        (json.dumps({"id": "evt_\u0000", "type": "t", "data": VALID}).encode(), JSON),
+        (json.dumps({"id": "evt_1", "type": "t", "data": VALID, "note": ["a\u0000"]}).encode(), JSON),
     ],
-    ids=["empty", "not json", "not an object", "no data", "empty id", "numeric id", "no reference", "text"],
+    ids=[
+        "empty",
+        "not json",
+        "not an object",
+        "no data",
+        "empty id",
+        "numeric id",
+        "no reference",
+        "text",
+        "NUL in the id",
+        "NUL in an extra field",
+    ],
 )
 def test_a_signed_body_that_is_not_a_webhook_is_a_422_and_recorded_nowhere(
     system: System, body: bytes, content_type: str
