@@ -1,8 +1,9 @@
 """Layer 1 of docs/IDEMPOTENCY.md: the `Idempotency-Key` every POST carries.
 
 A key's scope is (tenant, method, route with its parameters, key); a request's fingerprint is
-the sha256 of its canonical body (JSON with sorted keys and no whitespace). Before a request
-has any effect, it claims its scope in the store (`store.py`). Then:
+the sha256 of its canonical body (JSON with sorted keys and no whitespace; a body that is not
+strict JSON is refused, `json_body.py`). Before a request has any effect, it claims its scope
+in the store (`store.py`). Then:
 
 - the claim is ours: execute the command, and keep the response for the retries; or release
   the claim when the next attempt may be answered differently (malformed input, a missing SKU,
@@ -36,7 +37,9 @@ from starlette.responses import Response
 
 from domain.errors import RuleViolationError
 from domain.ids import NAMESPACE
+from infrastructure.faults.crash_points import crash_point
 from services.api import problems
+from services.api.json_body import canonical
 from services.api.metrics import Metrics
 from services.api.problems import KEY_IN_USE, KEY_MALFORMED, KEY_MISSING, KEY_REUSED
 from services.api.store import Held, IdempotencyStore, RecordedResponse, Scope
@@ -70,8 +73,10 @@ class Idempotency:
         held = self.store.claim(request.scope, request.fingerprint, token, self.lease, self.ttl)
         if held is not None:
             return self._answer_held(held, request)
+        crash_point("api.after_claim")
         try:
             receipt = execute()
+            crash_point("api.after_commit")
             answer, replayed = render(receipt.result), receipt.replayed
         except RuleViolationError as refusal:  # recorded in the command log: final, so kept too
             answer, replayed = problems.recorded(problems.from_domain_error(refusal)), refusal.replayed
@@ -135,8 +140,7 @@ def check_key(key: str | None) -> str:
 
 
 def fingerprint(body: bytes) -> str:
-    canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")) if body else ""
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256((canonical(body) if body else "").encode()).hexdigest()
 
 
 def _is_json(content_type: str) -> bool:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import InvalidCommandError
 from domain.fulfillment import Shipment
-from domain.inventory import RestockSku, StockItem
+from domain.inventory import RestockSku, StockItem, check_sku
 from domain.money import Money
 from domain.orders import CancelOrder, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress, check_text
 from domain.payments import Payment
@@ -88,7 +88,9 @@ class RestockRequest(Strict):
     quantity: int
 
     def command(self, command_id: str, sku: str) -> RestockSku:
-        return RestockSku(command_id=command_id, sku=sku, quantity=self.quantity)
+        # Checked before the key is claimed: the claim keeps the path, SKU included, and
+        # PostgreSQL refuses text with a NUL (`/v1/inventory/a%00b/restock`).
+        return RestockSku(command_id=command_id, sku=check_sku(sku), quantity=self.quantity)
 
 
 class OrderReceipt(BaseModel):

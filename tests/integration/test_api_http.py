@@ -3,14 +3,8 @@ POST make one order and get one answer; a key reused with another body, a missin
 tenant's key and another tenant's order are each answered as documented. The saga is not
 running, so orders stay "placed"."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,57 +12,20 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from support.isolation import environment, isolated_settings, wait_until
+from support.api_process import Api, serving
+from support.isolation import wait_until
 
-from infrastructure.devstack import free_port
 from infrastructure.settings import Settings
 from services.api.problems import KEY_MISSING, KEY_REUSED, UNAUTHENTICATED
 from services.api.schemas import EXAMPLE_ORDER
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"acme": "it-key-acme", "globex": "it-key-globex"}
-
-
-@dataclass(frozen=True)
-class Api:
-    url: str
-    settings: Settings
-
-    def client(self, tenant: str = "acme") -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {KEYS[tenant]}"}, timeout=30
-        )
-
 
 @pytest.fixture(scope="module")
 def api(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    log_file = tmp_path_factory.mktemp("api") / "api.log"
-    with isolated_settings(database_url) as settings, log_file.open("wb") as log:
-        port = free_port()
-        env = {
-            **os.environ,
-            **environment(settings),
-            "ORDERS_API_KEYS": ",".join(f"{tenant}:{key}" for tenant, key in KEYS.items()),
-        }
-        command = [sys.executable, "-m", "services.cli", "api", "--port", str(port)]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: _ready(url, process, log_file), "`orders api` to answer /readyz")
-            yield Api(url, settings)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-
-
-def _ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> bool | None:
-    assert process.poll() is None, f"`orders api` exited: {log_file.read_text()}"
-    try:
-        return httpx.get(f"{url}/readyz").status_code == 200 or None
-    except httpx.TransportError:
-        return None
+    with serving(database_url, tmp_path_factory.mktemp("api") / "api.log") as api:
+        yield api
 
 
 def order(sku: str, quantity: int = 1) -> dict[str, Any]:

@@ -2,13 +2,9 @@
 event twice to `orders api`, a real process on PostgreSQL; the event is recorded once and its
 copy counted as a duplicate. Also the webhook store's contract on PostgreSQL."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -17,11 +13,11 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from support.isolation import environment, isolated_settings, wait_until
+from support.api_process import running
+from support.isolation import isolated_settings, wait_until
 from support.simulators import psp_simulator
 from support.webhook_store import Stored, WebhookStoreContract
 
-from infrastructure.devstack import free_port
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp import tokens
 from infrastructure.simulators.psp.webhooks import event_id
@@ -61,28 +57,9 @@ def rows(settings: Settings) -> list[tuple[Any, ...]]:
         return conn.execute(query).fetchall()
 
 
-@contextmanager
-def api_process(settings: Settings, log_file: Path) -> Iterator[str]:
+def api_process(settings: Settings, log_file: Path) -> AbstractContextManager[str]:
     """`orders api` on `settings`, checking webhooks with SECRET; yields its URL."""
-    url = f"http://127.0.0.1:{free_port()}"
-    env = {**os.environ, **environment(settings), "ORDERS_PSP_WEBHOOK_SECRET": SECRET}
-    command = [sys.executable, "-m", "services.cli", "api", "--port", url.rpartition(":")[2]]
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        wait_until(lambda: _ready(url, process, log_file), "`orders api` to answer /readyz")
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _ready(url: str, process: subprocess.Popen[bytes], log_file: Path) -> bool | None:
-    assert process.poll() is None, f"`orders api` exited: {log_file.read_text()}"
-    try:
-        return httpx.get(f"{url}/readyz").status_code == 200 or None
-    except httpx.TransportError:
-        return None
+    return running(settings, log_file, {"ORDERS_PSP_WEBHOOK_SECRET": SECRET})
 
 
 def counted(api_url: str) -> dict[str, float]:

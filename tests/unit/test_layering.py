@@ -5,7 +5,10 @@ domain/ imports only the standard library (minus its I/O modules), `eventsourcin
 composition root and the entry points (the command line, and the operator's tools it
 runs: the invariant check, the demo and the chaos run, which compose a whole system as an
 operator would), or through the published language (`infrastructure.contracts`: schemas without
-I/O, which the saga consumes), and infrastructure/ never imports services/.
+I/O, which the saga consumes), and infrastructure/ never imports services/. One module of
+infrastructure/ is open to all of services/: `infrastructure.faults.crash_points`, the named
+crash points that tests arm (RELIABILITY.md). Fault injection cuts across the layers, and the
+module does nothing but exit the process when an armed point is reached.
 """
 
 import ast
@@ -32,6 +35,7 @@ ENTRY_POINTS = (
     "services/chaos/",
 )
 PUBLISHED_LANGUAGE = "infrastructure.contracts"
+CRASH_POINTS = "infrastructure.faults.crash_points"
 CONTRACTS_MAY_IMPORT = ("domain", "pydantic", PUBLISHED_LANGUAGE)
 
 
@@ -58,7 +62,8 @@ def domain_may_import(module: str) -> bool:
 
 
 def services_may_import(module: str, path: str) -> bool:
-    reaches_infrastructure = within(module, "infrastructure") and not within(module, PUBLISHED_LANGUAGE)
+    open_to_services = within(module, PUBLISHED_LANGUAGE) or within(module, CRASH_POINTS)
+    reaches_infrastructure = within(module, "infrastructure") and not open_to_services
     return not reaches_infrastructure or path.startswith(ENTRY_POINTS)
 
 
@@ -162,6 +167,10 @@ def test_the_services_check_allows_infrastructure_only_in_the_entry_points() -> 
     assert services_violations(source, "services/bootstrap.py") == []
     assert services_violations(source, "services/cli/dev.py") == []
     assert services_violations("from infrastructure.contracts import TOPICS", "services/saga/x.py") == []
+    crash = "from infrastructure.faults.crash_points import crash_point"
+    assert services_violations(crash, "services/payments.py") == []
+    proxy = "from infrastructure.faults.tcp_proxy import TcpProxy"
+    assert services_violations(proxy, "services/payments.py") == ["infrastructure.faults.tcp_proxy.TcpProxy"]
 
 
 def test_the_infrastructure_check_reports_an_import_of_services() -> None:
