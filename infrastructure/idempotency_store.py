@@ -9,6 +9,7 @@ docs/adr/0003-api-idempotency.md), so it lives in autocommit statements of its o
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,7 +102,9 @@ class PostgresIdempotencyStore:
 
 
 class InMemoryIdempotencyStore:
-    """The same contract in one process, for unit tests and `orders api` without a database."""
+    """The same contract in one process, for unit tests and `orders api` without a database.
+    Its time is the host's wall clock, or `clock` (a test that jumps it, RELIABILITY S15);
+    the PostgreSQL store reads the server's `now()` instead, so no API host's clock enters."""
 
     @dataclass
     class _Row:
@@ -111,14 +114,15 @@ class InMemoryIdempotencyStore:
         expires_at: datetime
         response: Response | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._rows: dict[Scope, InMemoryIdempotencyStore._Row] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def claim(
         self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta
     ) -> Held | None:
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._lock:
             row = self._rows.get(scope)
             if row is None or row.expires_at <= now or (row.response is None and row.lease_until <= now):
@@ -139,7 +143,7 @@ class InMemoryIdempotencyStore:
                 del self._rows[scope]
 
     def reap(self) -> int:
-        now = datetime.now(UTC)
+        now = self._clock()
         with self._lock:
             expired = [scope for scope, row in self._rows.items() if row.expires_at <= now]
             for scope in expired:

@@ -4,8 +4,10 @@ Per polled batch: one PostgreSQL transaction applies it (deduplicated, ordered, 
 isolated; see `applying`) and commits; only then does the `ConsumerLoop` commit the
 offsets. A crash between the two commits redelivers the batch, which the version records
 turn into counted duplicates (RELIABILITY S6; the `projector.after_db_commit` crash point
-sits exactly there). A crash before the DB commit leaves nothing behind (S7). Scaling is
-more instances in the same group: each aggregate's events stay on one partition.
+sits exactly there). A crash before the DB commit leaves nothing behind, not even the
+records of the batch applied so far: the server rolls the open transaction back (S7; the
+`projector.mid_batch` crash point). Scaling is more instances in the same group: each
+aggregate's events stay on one partition.
 """
 
 import logging
@@ -55,6 +57,7 @@ class Projector:
         with conn.transaction(), conn.cursor() as cursor:
             tables.lock_for_batch(cursor, self.settings, self.projection)
             counts = self.applier.apply_all(cursor, [Incoming.delivered(d) for d in deliveries])
+            crash_point("projector.mid_batch")
         crash_point("projector.after_db_commit")
         self.counts.add(counts)
         log.info("%s: batch of %d committed: %s", self.projection.name, len(deliveries), counts)

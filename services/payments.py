@@ -20,6 +20,7 @@ from domain.payments import (
 )
 from domain.ports import PaymentProvider, ProviderReply, ProviderTimeoutError
 from domain.tracing import Trace
+from infrastructure.faults.crash_points import crash_point
 from services.application import Decision, Handler
 from services.context import ContextApplication
 
@@ -123,13 +124,15 @@ class PaymentsService(ContextApplication):
         self, payment: Payment, operation: str, trace: Trace, call: Callable[[str], ProviderReply]
     ) -> ProviderReply:
         try:
-            return call(f"{payment.id}:{operation}")
+            reply = call(f"{payment.id}:{operation}")
         except ProviderTimeoutError:
             payment.mark_outcome_unknown(operation, trace)
             self.save(payment)  # recorded without the command: the command is not done yet
             raise PaymentOutcomeUnknownError(
                 f"provider did not answer {operation} for {payment.id}"
             ) from None
+        crash_point("saga.after_psp_call")
+        return reply
 
     @staticmethod
     def _check_approved(reply: ProviderReply) -> None:

@@ -23,10 +23,14 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 
 class LocalBroker:
-    """One Tansu broker on 127.0.0.1:`port`; its pid file and log live in `state_dir`."""
+    """One Tansu broker on 127.0.0.1:`port`; its pid file and log live in `state_dir`.
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    Clients learn the broker's address from its metadata, so a proxy in front of it (a test
+    that cuts the network) must be advertised: `advertised_port` is the proxy's port."""
+
+    def __init__(self, state_dir: Path, port: int, advertised_port: int | None = None) -> None:
         self.port = port
+        self.advertised_port = advertised_port or port
         self.pid_file = state_dir.resolve() / "broker.pid"
         self.log_file = state_dir.resolve() / "broker.log"
 
@@ -93,7 +97,7 @@ class LocalBroker:
             str(binary),
             "broker",
             *("--listener-url", self._listener_url),
-            *("--advertised-listener-url", self._listener_url),
+            *("--advertised-listener-url", f"tcp://{LOOPBACK}:{self.advertised_port}"),
             *("--storage-engine", "memory://tansu/"),
         ]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from infrastructure.faults.crash_points import crash_point
 from infrastructure.settings import Settings
 
 
@@ -73,9 +74,12 @@ class JsonGateway:
             if attempt:
                 time.sleep(self.policy.pause_s(attempt, self._rng))
             try:
-                return self._attempt(path, idempotency_key, body)
+                answer = self._attempt(path, idempotency_key, body)
             except _NoAnswerError as failure:
                 failures.append(failure)
+            else:
+                crash_point("gateway.after_response")
+                return answer
         what = f"POST {path} under key {idempotency_key!r}: {', '.join(map(str, failures))}"
         if any(failure.may_have_arrived for failure in failures):
             raise self._outcome_unknown(what)

@@ -21,6 +21,7 @@ from domain.errors import NotFoundError, RuleViolationError
 from domain.orders import Order
 from domain.ports import Deadline, DeadlineStore
 from infrastructure.contracts import IntegrationEvent
+from infrastructure.faults.crash_points import crash_point
 from services.saga.compensation import (
     STOPPED,
     UNDO_CONTEXTS,
@@ -62,6 +63,7 @@ class OrderSaga:
         """The consumer loop's handler: in order, and all or (by raising) none committed."""
         for delivery in deliveries:
             self.handle(delivery.event())
+        crash_point("saga.before_offset_commit")
 
     def handle(self, event: IntegrationEvent) -> None:
         kind = event.event_type
@@ -73,7 +75,7 @@ class OrderSaga:
             self._schedule_deadline(event, order)
         if order.status in STOPPED:
             if kind in UNDO_TRIGGERS:
-                self.perform(compensate(self._situation(order), event))
+                self._compensate(order, event)
         elif not order.is_terminal and kind in FORWARD:
             self.perform(FORWARD[kind](event, order))
 
@@ -81,6 +83,15 @@ class OrderSaga:
         """Send each step's command; then its `then` steps, or its `otherwise` steps."""
         for step in steps:
             self.perform(step.then if self._succeeds(step) else step.otherwise)
+
+    def _compensate(self, order: Order, event: IntegrationEvent) -> None:
+        """`perform` the compensation, with a crash point after each step that succeeded:
+        between an undo and its record on the order, which the next pass must repair."""
+        for step in compensate(self._situation(order), event):
+            succeeded = self._succeeds(step)
+            if succeeded:
+                crash_point("saga.after_compensation_step")
+            self.perform(step.then if succeeded else step.otherwise)
 
     def _succeeds(self, step: Step) -> bool:
         command = step.command
