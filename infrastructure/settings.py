@@ -62,6 +62,8 @@ class Settings:
     gateway_attempts: int = 3
     gateway_backoff_s: float = 0.2
     gateway_backoff_max_s: float = 2.0
+    # How long an order has from its placement to ship before the saga fails it.
+    saga_complete_within_s: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -89,6 +91,7 @@ class Settings:
             gateway_attempts=_int(environ, "ORDERS_GATEWAY_ATTEMPTS", 3),
             gateway_backoff_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_S", 0.2),
             gateway_backoff_max_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_MAX_S", 2.0),
+            saga_complete_within_s=_float(environ, "ORDERS_SAGA_COMPLETE_WITHIN_S", 120.0),
         )
 
     def topic(self, context: str) -> str:

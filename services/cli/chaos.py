@@ -38,8 +38,15 @@ def _chaos(args: argparse.Namespace) -> int:
         print(f"orders chaos: error: {error}", file=sys.stderr)
         return 1
     stack = DevStack(given.devstack_dir) if given.database_url is None else None
-    # A request cut off by a kill holds its key for the lease; keep the wait short.
-    env = {**os.environ, **isolated(settings, "chaos"), "ORDERS_IDEMPOTENCY_LEASE_S": "5"}
+    env = {
+        **os.environ,
+        **isolated(settings, "chaos"),
+        # A request cut off by a kill holds its key for the lease; keep the wait short.
+        "ORDERS_IDEMPOTENCY_LEASE_S": "5",
+        # Under this load the saga falls minutes behind; with the usual deadline most orders
+        # would fail by it, and the paths through payment and shipment would go unexercised.
+        "ORDERS_SAGA_COMPLETE_WITHIN_S": "1800",
+    }
     settings = Settings.from_env(env)
     print(f"chaos run in schema {settings.postgres_schema}, topics {settings.topic('<context>')}")
     supervisor = run.supervisor(settings, env)

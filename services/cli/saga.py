@@ -37,9 +37,10 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     saga.add_argument(
         "--complete-within",
         type=_seconds,
-        default=DEFAULT_COMPLETE_WITHIN,
+        default=None,
         metavar="SECONDS",
-        help=f"time an order has to ship before it is failed (default: {DEFAULT_COMPLETE_WITHIN.seconds})",
+        help="time an order has to ship before it is failed"
+        f" (default: $ORDERS_SAGA_COMPLETE_WITHIN_S or {DEFAULT_COMPLETE_WITHIN.seconds})",
     )
     saga.set_defaults(func=dev.reporting_errors(_saga))
 
@@ -60,7 +61,8 @@ def _saga(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"saga: consuming {', '.join(settings.topic(c) for c in CONTEXTS)}", flush=True)
-    return run(settings, stop, args.complete_within, *edges(settings))
+    complete_within = args.complete_within or timedelta(seconds=settings.saga_complete_within_s)
+    return run(settings, stop, complete_within, *edges(settings))
 
 
 def run(
