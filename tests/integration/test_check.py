@@ -17,20 +17,17 @@ import psycopg
 import pytest
 from psycopg import sql
 from support.isolation import environment, on_free_ports
-from support.orders import ADDRESS
+from support.orders import PRICE, place_order
 
 from domain.ids import payment_id
 from domain.inventory import ReserveStock, RestockSku
-from domain.money import Money
-from domain.orders import CancelOrder, OrderLine, PlaceOrder
+from domain.orders import CancelOrder
 from infrastructure.settings import Settings
 from services.bootstrap import System
 from services.check import Report, run_check
 from services.cli import run
 
 pytestmark = pytest.mark.integration
-
-PRICE = Money(1250, "EUR")
 
 
 @pytest.fixture
@@ -39,30 +36,14 @@ def settings(settings: Settings) -> Settings:
     return on_free_ports(settings)
 
 
-def place(system: System, token: str, sku: str = "SKU-1") -> uuid.UUID:
-    order_id = uuid.uuid4()
-    system.orders.execute(
-        PlaceOrder(
-            command_id=f"{order_id}:place",
-            order_id=order_id,
-            customer_id="checker",
-            currency="EUR",
-            lines=(OrderLine(sku, 1, PRICE),),
-            shipping_address=ADDRESS,
-            payment_token=token,
-        )
-    )
-    return order_id
-
-
 def finding(report: Report, invariant: str) -> list[str]:
     return next(f.violations for f in report.findings if f.invariant == invariant)
 
 
 def test_a_finished_system_passes_and_each_violation_is_named(settings: Settings, system: System) -> None:
     system.inventory.execute(RestockSku(command_id="restock", sku="SKU-1", quantity=10))
-    paid = place(system, "tok_ok")
-    declined = place(system, "tok_decline")
+    paid = place_order(system, token="tok_ok")
+    declined = place_order(system, token="tok_decline")
     with run.supervisor(settings, {**os.environ, **environment(settings)}, say=lambda _: None).running():
         report = run_check(settings, wait_s=90, say=lambda _: None)
     assert report.quiescent, report.progress
@@ -72,7 +53,7 @@ def test_a_finished_system_passes_and_each_violation_is_named(settings: Settings
 
     # The processes are gone: an order cancelled now keeps the stock it reserved (no saga to
     # release it), and nothing of it is published (no relay).
-    stranded = place(system, "tok_ok")
+    stranded = place_order(system, token="tok_ok")
     system.inventory.execute(ReserveStock(command_id="reserve", order_id=stranded, lines=(("SKU-1", 1),)))
     system.orders.execute(CancelOrder(command_id="cancel", order_id=stranded, reason="customer"))
     # Behind the system's back: the provider charges the paid order a second time, and a
@@ -112,7 +93,7 @@ def test_a_finished_system_passes_and_each_violation_is_named(settings: Settings
 def test_an_order_left_in_flight_fails_i3_by_id(settings: Settings, system: System) -> None:
     """No saga ran: the order never leaves `placed`, and I3 names it."""
     system.inventory.execute(RestockSku(command_id="restock", sku="SKU-1", quantity=1))
-    waiting = place(system, "tok_ok")
+    waiting = place_order(system, token="tok_ok")
     report = run_check(settings, say=lambda _: None)
     assert finding(report, "I3") == [f"order {waiting} is placed"]
 

@@ -16,21 +16,18 @@ import psutil
 import psycopg
 import pytest
 from support.isolation import on_free_ports, wait_until
+from support.orders import place_order
 from support.running import ORDER_TIMEOUT_S, RUN, answer
 
 from domain.ids import shipment_id
 from domain.inventory import RestockSku
-from domain.money import Money
-from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from domain.orders import OrderStatus
 from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
 from services.bootstrap import System
 
 pytestmark = pytest.mark.integration
 
-ADDRESS = ShippingAddress(
-    name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
-)
 CHILDREN = {"api", "psp-sim", "carrier-sim", "relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
 
 
@@ -45,7 +42,7 @@ def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_
 ) -> None:
     sku = f"SKU-{uuid.uuid4().hex[:8]}"
     system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=10))
-    order_id = place(system, sku)
+    order_id = place_order(system, sku)
     assert outcome(system, order_id) is OrderStatus.COMPLETED
 
     charges = get(settings.psp_port, "/charges", order_id=str(order_id))["charges"]
@@ -66,7 +63,7 @@ def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_
     os.kill(killed.pid, signal.SIGKILL)
     restarted = wait_until(lambda: replacement(run, "saga", killed.pid), "the saga to be restarted")
     assert restarted.cmdline() == saga_command
-    assert outcome(system, place(system, sku)) is OrderStatus.COMPLETED
+    assert outcome(system, place_order(system, sku)) is OrderStatus.COMPLETED
 
     pids = [process.pid for process in run.children()]
     orders_run.send_signal(signal.SIGINT)
@@ -102,22 +99,6 @@ def announced(settings: Settings, order_id: uuid.UUID) -> set[str]:
 
 def get(port: int, path: str, **params: str) -> Any:
     return httpx.get(f"http://127.0.0.1:{port}{path}", params=params, timeout=10).raise_for_status().json()
-
-
-def place(system: System, sku: str) -> uuid.UUID:
-    order_id = uuid.uuid4()
-    system.orders.execute(
-        PlaceOrder(
-            command_id=f"place-{order_id}",
-            order_id=order_id,
-            customer_id="customer-1",
-            currency="EUR",
-            lines=(OrderLine(sku, 1, Money(1250, "EUR")),),
-            shipping_address=ADDRESS,
-            payment_token="tok_ok",
-        )
-    )
-    return order_id
 
 
 def outcome(system: System, order_id: uuid.UUID) -> OrderStatus:

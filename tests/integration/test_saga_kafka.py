@@ -16,25 +16,20 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from psycopg import sql
+from support.orders import place_order
 
 from domain.ids import payment_id, shipment_id, stock_item_id
 from domain.inventory import RestockSku
-from domain.money import Money
-from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from domain.orders import OrderStatus
 from infrastructure import kafka
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.contracts import CONTEXTS, to_integration_event
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
-from services.bootstrap import System, build
+from services.bootstrap import System
 from services.cli import saga as saga_process
 
 pytestmark = pytest.mark.integration
-
-ADDRESS = ShippingAddress(
-    name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
-)
-PRICE = Money(1250, "EUR")
 
 
 class StandInRelay:
@@ -91,13 +86,6 @@ def settings(database_url: str, kafka_bootstrap_servers: str) -> Iterator[Settin
 
 
 @pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    system = build(settings)
-    yield system
-    system.close()
-
-
-@pytest.fixture
 def provider() -> InMemoryPaymentProvider:
     return InMemoryPaymentProvider()
 
@@ -140,22 +128,6 @@ def running(
 
 def restock(system: System, sku: str, quantity: int) -> None:
     system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=quantity))
-
-
-def place(system: System, sku: str, quantity: int, token: str = "tok_ok") -> UUID:
-    order_id = uuid4()
-    system.orders.execute(
-        PlaceOrder(
-            command_id=f"place-{order_id}",
-            order_id=order_id,
-            customer_id="customer-1",
-            currency="EUR",
-            lines=(OrderLine(sku, quantity, PRICE),),
-            shipping_address=ADDRESS,
-            payment_token=token,
-        )
-    )
-    return order_id
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
@@ -212,7 +184,7 @@ def test_over_kafka_an_order_completes_and_a_declined_one_fails_with_its_stock_r
 ) -> None:
     sku = f"SKU-{uuid4().hex[:8]}"
     restock(system, sku, 10)
-    completes, declined = place(system, sku, 2), place(system, sku, 3, token="tok_decline")
+    completes, declined = place_order(system, sku, 2), place_order(system, sku, 3, token="tok_decline")
     running(1)
     wait_for(lambda: is_terminal(system, completes) and is_terminal(system, declined), "both orders to end")
     wait_for(lambda: system.orders.order(declined).compensations != [], "the decline to be compensated")
@@ -240,7 +212,7 @@ def test_over_kafka_every_record_delivered_twice_and_all_again_later_causes_no_s
 ) -> None:
     sku = f"SKU-{uuid4().hex[:8]}"
     restock(system, sku, 10)
-    order_id = place(system, sku, 1)
+    order_id = place_order(system, sku, 1)
     relay = running(2)
     wait_for(lambda: is_terminal(system, order_id), "the order to end")
     wait_for(lambda: saga_lag(settings, relay) == 0, "the saga to consume every copy")
@@ -281,7 +253,7 @@ def test_over_kafka_a_lost_authorization_answer_is_asked_again_on_redelivery_and
 ) -> None:
     sku = f"SKU-{uuid4().hex[:8]}"
     restock(system, sku, 10)
-    order_id = place(system, sku, 1)
+    order_id = place_order(system, sku, 1)
     provider.timeouts_after_charge.add(f"{payment_id(order_id)}:authorize")
     running(1)
     wait_for(lambda: is_terminal(system, order_id), "the order to end")

@@ -26,11 +26,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from support.crashing import supervised
 from support.isolation import on_free_ports, wait_until
+from support.orders import place_order
 
 from domain.ids import payment_id, stock_item_id
 from domain.inventory import RestockSku
-from domain.money import Money
-from domain.orders import Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from domain.orders import Order, OrderStatus
 from infrastructure.faults.tcp_proxy import TcpProxy
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp import tokens
@@ -45,9 +45,6 @@ SAGA_AND_PROVIDERS = {"psp-sim", "carrier-sim", "relay", "saga"}
 # An Idempotency-Key's claim lapses after this long, so that a retry may take over the claim
 # of a request whose process died.
 LEASE = {"ORDERS_IDEMPOTENCY_LEASE_S": "1"}
-ADDRESS = ShippingAddress(
-    name="Ada Lovelace", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
-)
 ANSWER_TIMEOUT_S = 60.0
 ORDER_TIMEOUT_S = 60.0
 
@@ -162,7 +159,7 @@ def test_s11_a_lost_authorization_answer_and_a_saga_killed_after_the_provider_an
     # answer is the first the saga's process receives, so the crash point fires on it.
     one_attempt = {"ORDERS_GATEWAY_ATTEMPTS": "1"}
     with supervised(settings, SAGA_AND_PROVIDERS, f"{point}@once", **one_attempt) as running:
-        order_id = place(system, sku, tokens.TIMEOUT_AFTER_CHARGE)
+        order_id = place_order(system, sku, token=tokens.TIMEOUT_AFTER_CHARGE)
         order = ended(system, order_id)
         charged = charges(settings, order_id)
 
@@ -183,7 +180,7 @@ def test_s12_a_saga_killed_while_compensating_a_declined_payment_releases_the_st
     restocked = 5
     sku = stocked(system, restocked)
     with supervised(settings, {"psp-sim", "relay", "saga"}, "saga.after_compensation_step@once") as running:
-        order_id = place(system, sku, tokens.DECLINE, quantity=2)
+        order_id = place_order(system, sku, quantity=2, token=tokens.DECLINE)
         order = wait_until(
             lambda: compensated(system, order_id),
             f"order {order_id} to fail and record its compensation",
@@ -249,22 +246,6 @@ def stocked(system: System, quantity: int) -> str:
     sku = f"SKU-{uuid4().hex[:8]}"
     system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=quantity))
     return sku
-
-
-def place(system: System, sku: str, token: str, quantity: int = 1) -> UUID:
-    order_id = uuid4()
-    system.orders.execute(
-        PlaceOrder(
-            command_id=f"place-{order_id}",
-            order_id=order_id,
-            customer_id="customer-1",
-            currency="EUR",
-            lines=(OrderLine(sku, quantity, Money(1250, "EUR")),),
-            shipping_address=ADDRESS,
-            payment_token=token,
-        )
-    )
-    return order_id
 
 
 def ended(system: System, order_id: UUID) -> Order:

@@ -22,6 +22,24 @@ from services.bootstrap import System
 ADDRESS = ShippingAddress(
     name="Test Customer", line1="1 Test Lane", city="Delft", postal_code="2611", country="NL"
 )
+PRICE = Money(1250, "EUR")
+
+
+def place_order(system: System, sku: str = "SKU-1", quantity: int = 1, token: str = "tok_ok") -> uuid.UUID:
+    """Place one order of `quantity` units of `sku` at PRICE each; the saga, if running, takes it on."""
+    order_id = uuid.uuid4()
+    system.orders.execute(
+        PlaceOrder(
+            command_id=f"place-{order_id}",
+            order_id=order_id,
+            customer_id="customer-1",
+            currency="EUR",
+            lines=(OrderLine(sku, quantity, PRICE),),
+            shipping_address=ADDRESS,
+            payment_token=token,
+        )
+    )
+    return order_id
 
 
 class OrderFlows:
