@@ -31,19 +31,32 @@ def ensure_schema(settings: Settings) -> None:
             )
 
 
+def pool(settings: Settings, max_connections: int, min_connections: int = 1) -> ConnectionPool:
+    """Autocommit connections on `settings`, kept open and shared by the threads of a process:
+    each new connection costs PostgreSQL a backend process, too much to pay per request.
+    Connections beyond `min_connections` are closed after a minute without use."""
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL is not set (run `orders dev up` and source .devstack/env)")
+    options = f"-c search_path={settings.postgres_schema}" if settings.postgres_schema else ""
+    return ConnectionPool(
+        settings.database_url,
+        min_size=min_connections,
+        max_size=max_connections,
+        max_idle=60.0,
+        kwargs={"autocommit": True, "options": options},
+        open=True,
+    )
+
+
 def pool_with_tables(
     settings: Settings, statements: Sequence[sql.Composed], max_connections: int
 ) -> ConnectionPool:
     """An autocommit connection pool on `settings`, after running `statements` (CREATE ... IF
     NOT EXISTS) under the advisory lock that keeps concurrent DDL from failing."""
-    if not settings.database_url:
-        raise ValueError("DATABASE_URL is not set (run `orders dev up` and source .devstack/env)")
     ensure_schema(settings)
-    pool = ConnectionPool(
-        settings.database_url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, open=True
-    )
-    with pool.connection() as conn, conn.transaction():
+    pool_ = pool(settings, max_connections)
+    with pool_.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
         for statement in statements:
             conn.execute(statement)
-    return pool
+    return pool_

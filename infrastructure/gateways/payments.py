@@ -4,6 +4,11 @@
 The payments context's idempotency key goes out as the `Idempotency-Key` of every attempt,
 so retries here, and the payments context's own retries after an unknown outcome, are all
 the same question to the provider: at most one charge, whatever is lost on the way.
+
+A business refusal (409 or 422 with a refusal's problem type: a capture after a void, a
+refund above what is captured) is the provider's answer, returned as a "refused" reply with
+the problem's detail as its reason. Any other 4xx (an unknown authorization, a reused key, a
+request it cannot read) raises `GatewayRefusedError`: the request is wrong, not the moment.
 """
 
 from collections.abc import Mapping
@@ -13,7 +18,7 @@ from pydantic import BaseModel
 
 from domain.money import Money
 from domain.ports import ProviderReply, ProviderTimeoutError
-from infrastructure.gateways.retrying import JsonGateway, RetryPolicy
+from infrastructure.gateways.retrying import GatewayRefusedError, JsonGateway, RetryPolicy
 
 
 class _Answer(BaseModel):
@@ -45,7 +50,14 @@ class HttpPaymentProvider:
         self._gateway.close()
 
     def _ask(self, path: str, idempotency_key: str, body: Mapping[str, Any]) -> ProviderReply:
-        answer = _Answer.model_validate(self._gateway.post(path, idempotency_key, body))
+        try:
+            reply = self._gateway.post(path, idempotency_key, body)
+        except GatewayRefusedError as error:
+            if error.refusal is None:
+                raise
+            reference = str(error.problem.get("reference", ""))
+            return ProviderReply("refused", reference, error.detail, error.refusal.name)
+        answer = _Answer.model_validate(reply)
         return ProviderReply(answer.status, answer.reference, answer.reason)
 
 

@@ -3,23 +3,29 @@ exponential backoff with full jitter between them, and the same idempotency key 
 
 Retrying a payment is safe only because the key stays the same: the other side answers a
 repeat from its records instead of doing the work again. Connection failures, timeouts and
-5xx answers are retried; a 4xx means the request itself is wrong, and is not. When the
-attempts run out, what matters is whether any of them may have reached the other side. If
-one may have (it was sent, then timed out, lost its connection or got a 5xx), the outcome
-is unknown and the caller must ask again later with the same key, never decide that it
-failed. If none did (every connection was refused), nothing happened.
+5xx answers are retried; a 4xx is an answer, and is not: `GatewayRefusedError` carries its
+status and problem, and the clients turn a business refusal (`problems.refusal_of`) into a
+"refused" reply. When the attempts run out, what matters is whether any of them may have
+reached the other side. If one may have (it was sent, then timed out, lost its connection or
+got a 5xx), the outcome is unknown and the caller must ask again later with the same key,
+never decide that it failed. If none did (every connection was refused), nothing happened.
+
+A caller that keeps its own retry schedule (in a database, across restarts) uses
+`RetryPolicy.single_attempt()`: one try per call, with the same three outcomes.
 """
 
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
+from domain.ports import RequestRejectedError, UnreachableError
 from infrastructure.faults.crash_points import crash_point
 from infrastructure.settings import Settings
+from infrastructure.simulators.problems import ProblemType, refusal_of
 
 
 @dataclass(frozen=True)
@@ -29,14 +35,19 @@ class RetryPolicy:
     backoff_s: float = 0.2  # the cap of the first pause; it doubles per retry
     backoff_max_s: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or not self.timeout_s > 0:
+            raise ValueError(f"a retry policy needs at least one attempt and a timeout: {self}")
+
+    def single_attempt(self) -> "RetryPolicy":
+        """This policy's timeout, one attempt: for a caller that schedules its own retries."""
+        return replace(self, attempts=1)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetryPolicy":
-        return cls(
-            settings.gateway_timeout_s,
-            settings.gateway_attempts,
-            settings.gateway_backoff_s,
-            settings.gateway_backoff_max_s,
-        )
+        """One attempt per call: the gateway workers keep the schedule of the next attempts
+        in the call table (`services/gateway.py`), where waiting holds no thread."""
+        return cls(settings.gateway_timeout_s, 1, settings.gateway_backoff_s, settings.gateway_backoff_max_s)
 
     def pause_s(self, retry: int, rng: random.Random) -> float:
         """The pause before retry number `retry` (1 for the second attempt). Full jitter:
@@ -44,11 +55,39 @@ class RetryPolicy:
         return rng.uniform(0, min(self.backoff_max_s, self.backoff_s * 2 ** (retry - 1)))
 
 
-class GatewayRefusedError(Exception):
-    """A 4xx: the other side understood the request and will not do it; repeating cannot help."""
+class GatewayRefusedError(RequestRejectedError):
+    """A 4xx: the other side answered that it will not do this; repeating cannot help.
+    `problem` is the decoded problem+json body (empty if the body was not one). The clients
+    return a business refusal as a reply and let every other 4xx through: the request is wrong."""
+
+    def __init__(self, message: str, *, status: int, detail: str, problem: Mapping[str, Any]) -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.problem = dict(problem)
+
+    @property
+    def refusal(self) -> ProblemType | None:
+        """The business refusal this is (a refusal's problem type, with its status), or None."""
+        refusal = refusal_of(str(self.problem.get("type", "")))
+        return refusal if refusal is not None and refusal.status == self.status else None
+
+    @classmethod
+    def of(cls, path: str, response: httpx.Response) -> "GatewayRefusedError":
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        if not isinstance(problem, dict):
+            problem = {}
+        detail = str(problem.get("detail", response.text))
+        return cls(
+            f"POST {path}: HTTP {response.status_code} {detail}",
+            status=response.status_code,
+            detail=detail,
+            problem=problem,
+        )
 
 
-class GatewayUnreachableError(Exception):
+class GatewayUnreachableError(UnreachableError):
     """No attempt reached the other side, so nothing was done; asking later is safe."""
 
 
@@ -95,7 +134,7 @@ class JsonGateway:
         if response.status_code >= 500:
             raise _NoAnswerError(f"HTTP {response.status_code}", may_have_arrived=True)
         if not response.is_success:
-            raise GatewayRefusedError(f"POST {path}: HTTP {response.status_code} {response.text}")
+            raise GatewayRefusedError.of(path, response)
         return response.json()
 
     def close(self) -> None:

@@ -1,16 +1,19 @@
 """What both simulators do the same way over HTTP.
 
 An `Idempotency-Key` header is required on every POST (400 without one, or with an empty,
-over-long or unprintable one). A request the simulator cannot read is a 400, so that 422
-means one thing only: the key was first used for a different request. A lost answer is
-held until the client gives up, which is how a reply goes missing on a real network after
-the work was done.
+over-long or unprintable one). A request the simulator cannot read is a 400, so that a 422
+is either a key first used for a different request or a business refusal of an amount, and
+its problem `type` says which (`infrastructure/simulators/problems.py`). Every error is a
+problem+json body. A refusal recorded under a key is replayed like any other answer, with
+`Idempotent-Replayed: true`. A lost answer is held until the client gives up, which is how a
+reply goes missing on a real network after the work was done.
 """
 
 import socket
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio
@@ -18,8 +21,11 @@ import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infrastructure.simulators import problems
 from infrastructure.simulators.keys import Answered, KeyReusedError
+from infrastructure.simulators.problems import ProblemType
 
 MAX_KEY_LENGTH = 255
 LOST_ANSWER_HELD_S = 30.0  # at most: longer than any client waits, short enough to shut down
@@ -37,37 +43,61 @@ IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
 
 
 async def reply(answer: Answered[Any], request: Request) -> JSONResponse:
-    """What was done under the key, as JSON; a lost answer is sent only once the client has
-    disconnected (or after LOST_ANSWER_HELD_S), so it reaches nobody."""
+    """What was done under the key, as JSON, or the problem it was refused with (when the row
+    names a `refusal`); a lost answer is sent only once the client has disconnected (or after
+    LOST_ANSWER_HELD_S), so it reaches nobody."""
     if answer.lose_answer:
         with anyio.move_on_after(LOST_ANSWER_HELD_S):
             while (await request.receive())["type"] != "http.disconnect":
                 pass
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return JSONResponse(asdict(answer.done), headers=headers)
+    done = asdict(answer.done)
+    refusal = done.get("refusal", "")
+    if refusal:
+        extensions = {k: v for k, v in done.items() if k not in ("status", "reason", "refusal")}
+        return problems.BY_NAME[refusal].response(done["reason"], headers, **extensions)
+    return JSONResponse(done, headers=headers)
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def simulator_app(
-    title: str, errors: dict[type[Exception], int], lifespan: Lifespan | None = None
+    title: str, errors: dict[type[Exception], ProblemType], lifespan: Lifespan | None = None
 ) -> FastAPI:
     """An app answering 400 to unreadable requests, 422 to a reused key, and each of `errors`
-    with its status code and the exception's message."""
+    with its problem, the exception's message as the detail."""
     app = FastAPI(title=title, lifespan=lifespan)
-    app.add_exception_handler(RequestValidationError, _status(400))
-    statuses: dict[type[Exception], int] = {KeyReusedError: 422, **errors}
-    for error, status in statuses.items():
-        app.add_exception_handler(error, _status(status))
+    app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(RequestValidationError, _unreadable)
+    handled: dict[type[Exception], ProblemType] = {KeyReusedError: problems.KEY_REUSED, **errors}
+    for error, problem in handled.items():
+        app.add_exception_handler(error, _problem(problem))
     return app
 
 
-def _status(code: int) -> Callable[[Request, Exception], JSONResponse]:
+def _problem(problem: ProblemType) -> Callable[[Request, Exception], JSONResponse]:
     def answer(_: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=code)
+        return problem.response(str(error))
 
     return answer
+
+
+def _unreadable(_: Request, error: Exception) -> JSONResponse:
+    """A 400 naming each field that could not be read ("header.x-sim-behaviour: Input should be ...")."""
+    assert isinstance(error, RequestValidationError)
+    wrong = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+    return problems.BAD_REQUEST.response("; ".join(wrong) or "the request cannot be read")
+
+
+def _http_problem(_: Request, error: Exception) -> JSONResponse:
+    """HTTPException: a missing key (400), an unknown path (404), a wrong method (405)."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        return problems.BAD_REQUEST.response(str(error.detail))
+    title = HTTPStatus(error.status_code).phrase
+    body = {"type": "about:blank", "title": title, "status": error.status_code, "detail": str(error.detail)}
+    return JSONResponse(body, error.status_code, error.headers, media_type=problems.MEDIA_TYPE)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -8,7 +8,13 @@ import pytest
 from support.simulators import Served, carrier_simulator, psp_simulator
 
 from domain.money import Money
-from domain.ports import CarrierTimeoutError, ProviderTimeoutError
+from domain.ports import (
+    CarrierReply,
+    CarrierTimeoutError,
+    ProviderTimeoutError,
+    RequestRejectedError,
+    UnreachableError,
+)
 from infrastructure.devstack import free_port
 from infrastructure.gateways import (
     GatewayRefusedError,
@@ -106,17 +112,20 @@ def test_declines_and_follow_up_operations_arrive_as_replies(psp: Served) -> Non
     ref = authorized.reference
     captured = provider.capture(idempotency_key="k-8", reference=ref, amount=AMOUNT)
     refunded = provider.refund(idempotency_key="k-9", reference=ref, amount=Money(200, "EUR"))
-    voided = provider.void(idempotency_key="k-10", reference=ref)
+    refused = provider.void(idempotency_key="k-10", reference=ref)
     provider.close()
 
     assert (declined.status, declined.reason) == ("declined", "expired card")
-    assert [reply.status for reply in (authorized, captured, refunded, voided)] == ["approved"] * 4
+    assert [reply.status for reply in (authorized, captured, refunded)] == ["approved"] * 3
+    assert (refused.status, refused.code) == ("refused", "authorization-captured")
+    assert refused.reason == "cannot void: the authorization is captured"
     assert [(c["operation"], c["amount_cents"], c["reference"]) for c in psp.charges("o-6")] == [
         ("authorize", 1200, ref),
         ("capture", 1200, captured.reference),
         ("refund", 200, refunded.reference),
-        ("void", 0, voided.reference),
     ]
+    assert [c["reference"] for c in psp.charges("o-6", status="refused")] == [refused.reference]
+    assert psp.posts.count(("/v1/voids", "k-10")) == 1  # an answer: not retried
 
 
 def test_the_carrier_client_books_one_parcel_however_often_it_asks(carrier: Served) -> None:
@@ -149,3 +158,64 @@ def test_a_lost_booking_answer_on_the_last_attempt_is_an_unknown_outcome(carrier
     losing.close()
 
     assert [b["status"] for b in carrier.get("/shipments")["shipments"]] == ["accepted"]
+
+
+def test_a_wrong_request_raises_with_the_status_and_the_problem_s_detail(
+    psp: Served, carrier: Served
+) -> None:
+    provider, parcels = HttpPaymentProvider(psp.url, QUICK), HttpCarrier(carrier.url, QUICK)
+    with pytest.raises(GatewayRefusedError, match="HTTP 404") as unknown_authorization:
+        provider.void(idempotency_key="k-11", reference="authorize_unknown")
+    with pytest.raises(RequestRejectedError) as unknown_parcel:
+        parcels.hand_over(idempotency_key="k-12", tracking_id="TRK-UNKNOWN")
+    provider.close()
+    parcels.close()
+
+    assert (unknown_authorization.value.status, unknown_parcel.value.status) == (404, 404)
+    assert unknown_authorization.value.detail == "void k-11: no approved authorization 'authorize_unknown'"
+    assert unknown_parcel.value.detail == "hand_over k-12: no parcel 'TRK-UNKNOWN'"
+    assert isinstance(unknown_parcel.value, GatewayRefusedError)
+    assert unknown_parcel.value.problem["type"].endswith("/carrier/unknown-parcel")
+    assert len(psp.posts) == len(carrier.posts) == 1
+
+
+def test_one_attempt_that_times_out_is_an_unknown_outcome_asked_once(psp: Served) -> None:
+    once = QUICK.single_attempt()
+    provider = HttpPaymentProvider(psp.url, once)
+    with pytest.raises(ProviderTimeoutError):
+        provider.authorize(
+            idempotency_key="k-13", amount=AMOUNT, token=tokens.TIMEOUT_AFTER_CHARGE, order_id="o-13"
+        )
+    provider.close()
+
+    assert (once.attempts, once.timeout_s) == (1, QUICK.timeout_s)
+    assert psp.posts == [("/v1/authorizations", "k-13")]
+    assert len(psp.charges("o-13")) == 1  # it did charge: the caller asks again later, same key
+
+
+def test_one_attempt_nobody_listens_for_is_unreachable() -> None:
+    provider = HttpPaymentProvider(f"http://127.0.0.1:{free_port()}", QUICK.single_attempt())
+    with pytest.raises(GatewayUnreachableError, match=r"'k-14': not sent \(ConnectError\)$") as unreachable:
+        provider.capture(idempotency_key="k-14", reference="authorize_x", amount=AMOUNT)
+    assert isinstance(unreachable.value, UnreachableError)
+
+
+def test_a_lost_answer_to_a_move_is_an_unknown_outcome_then_the_retry_gets_it(carrier: Served) -> None:
+    client = HttpCarrier(carrier.url, QUICK)
+    parcel = client.ship(idempotency_key="shp-15:ship", destination="15 Road").tracking_id
+    losing = HttpCarrier(carrier.url, QUICK.single_attempt(), {"X-Sim-Behaviour": "timeout_after_cancel"})
+    with pytest.raises(CarrierTimeoutError):
+        losing.cancel(idempotency_key="shp-15:cancel", tracking_id=parcel)
+    losing.close()
+
+    assert client.cancel(idempotency_key="shp-15:cancel", tracking_id=parcel) == CarrierReply(
+        "accepted", parcel
+    )
+    refused = client.hand_over(idempotency_key="shp-15:hand-over", tracking_id=parcel)
+    client.close()
+
+    assert (refused.status, refused.tracking_id, refused.code) == ("refused", parcel, "parcel-cancelled")
+    path = f"/v1/shipments/{parcel}"
+    assert carrier.posts[1:] == [(f"{path}/cancel", "shp-15:cancel")] * 2 + [
+        (f"{path}/handover", "shp-15:hand-over")
+    ]

@@ -1,15 +1,17 @@
 """The PostgreSQL-backed provider simulator keeps its own idempotency keys."""
 
 import functools
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from domain.money import Money
-from domain.ports import ProviderTimeoutError
+from domain.ports import ProviderReply, ProviderTimeoutError
 from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.settings import Settings
 
@@ -83,3 +85,59 @@ def test_a_declined_token_moves_no_money(provider: LedgerPaymentProvider) -> Non
     )
     assert (reply.status, reply.reason) == ("declined", "card declined")
     assert approved(provider, "order-3") == []
+
+
+def race_capture_and_void(
+    provider: LedgerPaymentProvider, payment: str, reference: str
+) -> list[ProviderReply]:
+    """A capture and a void of one authorization, in two threads released together."""
+    start = threading.Barrier(2)
+
+    def ask(operation: str) -> ProviderReply:
+        start.wait()
+        key = f"{payment}:{operation}"
+        if operation == "capture":
+            return provider.capture(idempotency_key=key, reference=reference, amount=Money(700, "EUR"))
+        return provider.void(idempotency_key=key, reference=reference)
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(ask, ["capture", "void"]))
+
+
+def test_a_capture_and_a_void_racing_in_process_approve_exactly_one(
+    provider: LedgerPaymentProvider, database_url: str
+) -> None:
+    query = sql.SQL("SELECT status, count(*) FROM {}.operations WHERE authorization_ref = %s GROUP BY status")
+    for round_ in range(5):
+        reference = provider.authorize(
+            idempotency_key=f"pay-{round_}:authorize",
+            amount=Money(700, "EUR"),
+            token="tok_ok",
+            order_id="o-5",
+        ).reference
+
+        replies = race_capture_and_void(provider, f"pay-{round_}", reference)
+
+        assert sorted(reply.status for reply in replies) == ["approved", "refused"]
+        with psycopg.connect(database_url) as conn:
+            counted = dict(conn.execute(query.format(sql.Identifier(provider.ledger.schema)), (reference,)))
+        assert counted == {"approved": 1, "refused": 1}
+
+
+def test_a_refusal_is_in_the_ledger_as_refused_and_only_approved_rows_move_money(
+    provider: LedgerPaymentProvider,
+) -> None:
+    reference = provider.authorize(
+        idempotency_key="pay-6:authorize", amount=Money(900, "EUR"), token="tok_ok", order_id="order-6"
+    ).reference
+    provider.void(idempotency_key="pay-6:void", reference=reference)
+    refused = provider.capture(idempotency_key="pay-6:capture", reference=reference, amount=Money(900, "EUR"))
+
+    rows = {c.idempotency_key: (c.status, c.refusal) for c in provider.ledger.charges("order-6")}
+    assert rows == {
+        "pay-6:authorize": ("approved", ""),
+        "pay-6:void": ("approved", ""),
+        "pay-6:capture": ("refused", "authorization-voided"),
+    }
+    assert (refused.status, refused.reason) == ("refused", "cannot capture: the authorization is voided")
+    assert approved(provider, "order-6") == [("pay-6:authorize", 900), ("pay-6:void", 0)]

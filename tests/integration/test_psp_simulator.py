@@ -115,17 +115,20 @@ def test_a_request_without_a_usable_key_or_body_is_refused_with_400(psp: httpx.C
         psp.post("/v1/authorizations", json=body, headers={"Idempotency-Key": "x" * 256}).status_code == 400
     )
     bad = {**body, "amount_cents": -1}
-    assert psp.post("/v1/authorizations", json=bad, headers={"Idempotency-Key": "k-6"}).status_code == 400
+    unreadable = psp.post("/v1/authorizations", json=bad, headers={"Idempotency-Key": "k-6"})
+    assert (unreadable.status_code, unreadable.headers["content-type"]) == (400, "application/problem+json")
+    assert unreadable.json()["detail"].startswith("body.amount_cents: Input should be greater than")
     assert psp.get("/charges", params={"order_id": "order-6"}).json()["charges"] == []
 
 
 def test_capture_void_and_refund_are_filed_under_the_authorization_s_order(psp: httpx.Client) -> None:
-    reference = authorize(psp, tokens.OK, order_id="order-7", cents=2000).json()["reference"]
+    captured = authorize(psp, tokens.OK, order_id="order-7", cents=2000).json()["reference"]
+    voided = authorize(psp, tokens.OK, order_id="order-7", cents=300).json()["reference"]
     amount = {"amount_cents": 2000, "currency": "EUR"}
     for path, body in [
-        ("/v1/captures", {"authorization": reference, **amount}),
-        ("/v1/refunds", {"authorization": reference, **amount}),
-        ("/v1/voids", {"authorization": reference}),
+        ("/v1/captures", {"authorization": captured, **amount}),
+        ("/v1/refunds", {"authorization": captured, **amount}),
+        ("/v1/voids", {"authorization": voided}),
     ]:
         answer = psp.post(path, json=body, headers={"Idempotency-Key": f"k{path}"})
         assert answer.json()["status"] == "approved"
@@ -133,12 +136,61 @@ def test_capture_void_and_refund_are_filed_under_the_authorization_s_order(psp: 
     ledger = [(c["operation"], c["amount_cents"], c["currency"]) for c in charges(psp, "order-7")]
     assert ledger == [
         ("authorize", 2000, "EUR"),
+        ("authorize", 300, "EUR"),
         ("capture", 2000, "EUR"),
         ("refund", 2000, "EUR"),
         ("void", 0, "EUR"),
     ]
+    assert [c["authorization_ref"] for c in charges(psp, "order-7")[2:]] == [captured, captured, voided]
 
 
-def test_a_capture_of_an_unknown_authorization_is_refused_with_404(psp: httpx.Client) -> None:
+def post(psp: httpx.Client, path: str, key: str, **body: Any) -> httpx.Response:
+    return psp.post(path, json=body, headers={"Idempotency-Key": key})
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "status", "problem"),
+    [
+        ("/v1/voids", "/v1/captures", 409, "psp/authorization-voided"),
+        ("/v1/captures", "/v1/voids", 409, "psp/authorization-captured"),
+        ("/v1/captures", "/v1/captures", 409, "psp/authorization-captured"),
+        ("/v1/voids", "/v1/voids", 409, "psp/authorization-voided"),
+        ("/v1/voids", "/v1/refunds", 409, "psp/not-captured"),
+    ],
+)
+def test_a_follow_up_the_authorization_s_state_forbids_is_a_409_problem_and_recorded_as_refused(
+    psp: httpx.Client, first: str, then: str, status: int, problem: str
+) -> None:
+    ref = authorize(psp, tokens.OK, order_id="order-9", cents=800).json()["reference"]
+    amount = {"amount_cents": 800, "currency": "EUR"}
+    assert post(psp, first, "k-first", authorization=ref, **amount).status_code == 200
+    refused = post(psp, then, "k-then", authorization=ref, **amount)
+    again = post(psp, then, "k-then", authorization=ref, **amount)
+
+    assert (refused.status_code, refused.headers["content-type"]) == (status, "application/problem+json")
+    body = refused.json()
+    assert body["type"] == f"tag:idempotent-orders,2026:simulator/{problem}"
+    assert body["title"] and body["detail"] and body["status"] == status
+    assert (again.status_code, again.json(), again.headers["Idempotent-Replayed"]) == (status, body, "true")
+    assert [c["idempotency_key"] for c in charges(psp, "order-9", status="refused")] == ["k-then"]
+    assert len(charges(psp, "order-9")) == 2  # the authorization and the first follow-up
+
+
+def test_an_amount_above_what_is_allowed_is_a_422_problem(psp: httpx.Client) -> None:
+    ref = authorize(psp, tokens.OK, order_id="order-10", cents=800).json()["reference"]
+    above = post(psp, "/v1/captures", "k-1", authorization=ref, amount_cents=801, currency="EUR")
+    post(psp, "/v1/captures", "k-2", authorization=ref, amount_cents=800, currency="EUR")
+    refund = post(psp, "/v1/refunds", "k-3", authorization=ref, amount_cents=801, currency="EUR")
+
+    assert (above.status_code, above.json()["type"].rpartition("/")[2]) == (422, "amount-above-authorized")
+    assert (refund.status_code, refund.json()["type"].rpartition("/")[2]) == (422, "amount-above-captured")
+    assert above.json()["reference"] != refund.json()["reference"]  # each refusal is its own operation
+
+
+def test_an_unknown_authorization_is_a_404_problem(psp: httpx.Client) -> None:
     body = {"authorization": "authorize_nonexistent", "amount_cents": 100, "currency": "EUR"}
     assert psp.post("/v1/captures", json=body, headers={"Idempotency-Key": "k-8"}).status_code == 404
+    problem = psp.post("/v1/voids", json={"authorization": "nope"}, headers={"Idempotency-Key": "k-9"}).json()
+    assert problem["type"].endswith("/psp/unknown-authorization") and problem["status"] == 404
+    assert psp.get("/charges", params={"order_id": ""}).status_code == 400  # unreadable: a problem too
+    assert psp.get("/charges", params={"order_id": ""}).json()["type"].endswith("/bad-request")

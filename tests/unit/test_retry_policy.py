@@ -19,15 +19,14 @@ def test_each_pause_is_drawn_from_zero_up_to_a_doubling_capped_bound(retry: int,
     assert min(pauses) < cap / 10 and max(pauses) > cap * 0.9  # full jitter: the whole range
 
 
-def test_the_policy_comes_from_settings_with_sane_defaults() -> None:
-    assert RetryPolicy.from_settings(Settings()) == RetryPolicy()
+def test_the_policy_comes_from_settings_one_attempt_per_call_with_sane_defaults() -> None:
+    assert RetryPolicy.from_settings(Settings()) == RetryPolicy().single_attempt()
     environ = {
         "ORDERS_GATEWAY_TIMEOUT_S": "0.75",
-        "ORDERS_GATEWAY_ATTEMPTS": "6",
         "ORDERS_GATEWAY_BACKOFF_S": "0.05",
         "ORDERS_GATEWAY_BACKOFF_MAX_S": "4",
     }
-    assert RetryPolicy.from_settings(Settings.from_env(environ)) == RetryPolicy(0.75, 6, 0.05, 4.0)
+    assert RetryPolicy.from_settings(Settings.from_env(environ)) == RetryPolicy(0.75, 1, 0.05, 4.0)
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1", "nan", "inf"])
@@ -45,3 +44,13 @@ def test_the_simulators_ports_and_webhook_url_come_from_the_environment() -> Non
     settings = Settings.from_env(environ)
     assert (settings.psp_port, settings.carrier_port, settings.psp_webhook_url) == (9001, 9002, "http://h/w")
     assert (Settings.from_env({}).psp_port, Settings.from_env({}).psp_webhook_url) == (8001, None)
+
+
+def test_a_single_attempt_keeps_the_timeout_for_a_caller_that_schedules_its_own_retries() -> None:
+    assert POLICY.single_attempt() == RetryPolicy(timeout_s=1.0, attempts=1, backoff_s=0.1, backoff_max_s=0.5)
+
+
+@pytest.mark.parametrize(("attempts", "timeout_s"), [(0, 1.0), (-1, 1.0), (1, 0.0)])
+def test_a_policy_that_could_never_ask_is_refused(attempts: int, timeout_s: float) -> None:
+    with pytest.raises(ValueError, match="at least one attempt"):
+        RetryPolicy(timeout_s=timeout_s, attempts=attempts)

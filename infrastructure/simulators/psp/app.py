@@ -4,12 +4,21 @@
   POST /v1/captures        {authorization, amount_cents, currency}
   POST /v1/voids           {authorization}
   POST /v1/refunds         {authorization, amount_cents, currency}
-  GET  /charges?order_id=  the ledger of one order
+  GET  /charges?order_id=  the ledger of one order: every operation, approved, declined or refused
 
 Every POST needs an `Idempotency-Key`; a replay is answered from the ledger with
 `Idempotent-Replayed: true`. An operation is answered with 200 and its `status` (approved or
-declined); 404 names no approved authorization, 422 a reused key, 503 a simulated failure.
-The authorization's token picks the behaviour (`infrastructure/simulators/psp/tokens.py`).
+declined). Errors are problem+json (`infrastructure/simulators/problems.py`): 400 an
+unreadable request, 404 no approved authorization, 422 a reused key, 503 a simulated failure.
+
+Like a real provider it refuses what an authorization's state does not allow
+(`infrastructure/simulators/psp/rules.py`): 409 a capture after a void, a second capture, a
+void after a capture or a second void under another key, a refund of what is not captured;
+422 a capture above the authorized amount, a refund above what remains captured, another
+currency. A refusal is recorded as its key's answer (status "refused", no money moved), so a
+retry under the key gets the same problem; its body carries the operation's fields (its own
+`reference`, `authorization_ref`, `idempotency_key`) next to `type`, `title`, `status` and
+`detail`. The authorization's token picks the behaviour (`infrastructure/simulators/psp/tokens.py`).
 """
 
 import threading
@@ -26,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.money import MAX_CENTS, Money
 from infrastructure.settings import Settings
-from infrastructure.simulators import web
+from infrastructure.simulators import problems, web
 from infrastructure.simulators.psp import tokens
 from infrastructure.simulators.psp.ledger import (
     FailedBeforeChargeError,
@@ -60,7 +69,10 @@ def create_app(settings: Settings, schema: str = "psp") -> FastAPI:
     """The simulator on its ledger in `schema`; it sends webhooks if settings name a URL."""
     url = settings.psp_webhook_url
     ledger = PspLedger(settings, schema, sends_webhooks=url is not None)
-    errors = {FailedBeforeChargeError: 503, UnknownAuthorizationError: 404}
+    errors = {
+        FailedBeforeChargeError: problems.SERVER_ERROR,
+        UnknownAuthorizationError: problems.UNKNOWN_AUTHORIZATION,
+    }
     app = web.simulator_app("Payment provider simulator", errors, _webhooks(settings, schema, url))
 
     @app.post("/v1/authorizations")

@@ -5,73 +5,46 @@ charge" is checked against what the provider did rather than what the payments c
 believes: `orders check` reads `psp.operations` with plain SQL. One row per idempotency key
 (the primary key), so concurrent and repeated requests under one key charge once; the
 webhooks announcing an approved operation are queued in the same transaction.
+
+A capture, void or refund is decided by `rules.py` while the authorization's row is locked
+(SELECT ... FOR UPDATE), so follow-ups of one authorization are decided one at a time: a
+capture and a void racing under different keys cannot both be approved. A refused one is
+recorded with status "refused" and the problem it was answered with: it moves no money and
+sends no webhook, but it is its key's answer, so a retry is refused the same way. A follow-up
+naming no approved authorization (404) records nothing.
 """
 
 import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+import psycopg
 from psycopg import sql
 
 from domain.money import Money
-from infrastructure.database import connect
+from infrastructure.database import pool
 from infrastructure.settings import Settings
 from infrastructure.simulators import keys
-from infrastructure.simulators.psp import tokens, webhooks
-
-DDL = [  # the defaults keep a row inserted by hand (a test's rogue charge) simple to write
-    """CREATE TABLE IF NOT EXISTS {schema}.operations (
-        idempotency_key text PRIMARY KEY,
-        operation text NOT NULL,
-        order_id text NOT NULL DEFAULT '',
-        amount_cents bigint NOT NULL,
-        currency text NOT NULL DEFAULT '',
-        status text NOT NULL,
-        reference text NOT NULL,
-        reason text NOT NULL DEFAULT '',
-        fingerprint text NOT NULL DEFAULT '',
-        answers_to_lose int NOT NULL DEFAULT 0,
-        recorded_at timestamptz NOT NULL DEFAULT now())""",
-    "CREATE INDEX IF NOT EXISTS operations_order_id ON {schema}.operations (order_id)",
-    "CREATE INDEX IF NOT EXISTS operations_reference ON {schema}.operations (reference)",
-    """CREATE TABLE IF NOT EXISTS {schema}.failed_requests (
-        idempotency_key text PRIMARY KEY,
-        failed_at timestamptz NOT NULL DEFAULT now())""",
-    webhooks.DDL,
-]
-INSERT = (
-    "INSERT INTO {table} (idempotency_key, operation, order_id, amount_cents, currency, status, reference,"
-    " reason, fingerprint, answers_to_lose) "
-)
-CONFLICT = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
-AUTHORIZE = INSERT + (
-    "VALUES (%(key)s, 'authorize', %(order_id)s, %(cents)s, %(currency)s, %(status)s, %(reference)s,"
-    " %(reason)s, %(fingerprint)s, %(lose)s)" + CONFLICT
-)
-FOLLOW_UP = INSERT + (  # capture, void, refund: of an approved authorization, for its order
-    "SELECT %(key)s, %(operation)s, order_id, %(cents)s, coalesce(%(currency)s::text, currency),"
-    " 'approved', %(reference)s, '', %(fingerprint)s, 0 FROM {table}"
-    " WHERE reference = %(authorization)s AND operation = 'authorize' AND status = 'approved'" + CONFLICT
-)
-FAIL_FIRST = (  # one failure per key, and none once the key has an operation
-    "INSERT INTO {failed} (idempotency_key) SELECT %(key)s"
-    " WHERE NOT EXISTS (SELECT FROM {table} WHERE idempotency_key = %(key)s)"
-    " ON CONFLICT DO NOTHING RETURNING idempotency_key"
-)
+from infrastructure.simulators.psp import rules, tokens, webhooks
+from infrastructure.simulators.psp.tables import AUTHORIZE, DDL, FAIL_FIRST, FOLLOW_UP, FOLLOWED, HOLD
 
 
 @dataclass(frozen=True)
 class Operation:
-    """What the provider did under one idempotency key."""
+    """What the provider did under one idempotency key. A refused follow-up is recorded too,
+    so that a retry under its key is refused the same way; it moves no money, and readers of
+    the ledger (`orders check`) count approved rows only."""
 
     idempotency_key: str
     operation: str  # authorize, capture, void, refund
     order_id: str
     amount_cents: int
     currency: str
-    status: Literal["approved", "declined"]
+    status: Literal["approved", "declined", "refused"]
     reference: str
     reason: str
+    authorization_ref: str  # what a capture, void or refund named; empty for an authorization
+    refusal: str  # the problem a refused operation is answered with (`problems.BY_NAME`)
 
 
 Answer = keys.Answered[Operation]
@@ -89,6 +62,7 @@ class PspLedger:
     def __init__(self, settings: Settings, schema: str = "psp", sends_webhooks: bool = False) -> None:
         keys.create_tables(settings, schema, DDL)
         self.settings = settings
+        self._pool = pool(settings, max_connections=8, min_connections=0)
         self.schema = schema
         self.sends_webhooks = sends_webhooks
         self._operations = keys.KeyedTable(
@@ -105,7 +79,7 @@ class PspLedger:
             "lose": 1 if token == tokens.TIMEOUT_AFTER_CHARGE else 0,
         }
         request = {"order_id": order_id, "token": token, **_money(amount)}
-        return self._record(key, "authorize", AUTHORIZE, request, decided)
+        return self._authorized(key, request, decided)
 
     def capture(self, key: str, *, authorization: str, amount: Money) -> Answer:
         return self._follow_up(key, "capture", authorization, amount)
@@ -118,40 +92,74 @@ class PspLedger:
 
     def charges(self, order_id: str) -> list[Operation]:
         """Every operation filed under the order, approved or not, oldest first."""
-        with connect(self.settings) as conn:
+        with self._pool.connection() as conn:
             return self._operations.all(conn, "order_id = %s", order_id)
 
     def _fails_first(self, key: str) -> bool:
         failed = sql.Identifier(self.schema, "failed_requests")
         query = sql.SQL(FAIL_FIRST).format(failed=failed, table=self._operations.table)
-        with connect(self.settings, autocommit=True) as conn:
+        with self._pool.connection() as conn:
             return conn.execute(query, {"key": key}).fetchone() is not None
 
     def _follow_up(self, key: str, operation: str, authorization: str, amount: Money | None) -> Answer:
-        return self._record(key, operation, FOLLOW_UP, {"authorization": authorization, **_money(amount)})
-
-    def _record(
-        self,
-        key: str,
-        operation: str,
-        insert: str,
-        request: dict[str, Any],
-        decided: dict[str, Any] | None = None,
-    ) -> Answer:
-        """Insert the operation unless the key has one, then answer from the key's row."""
+        """Decide under a lock on the authorization's row: of two follow-ups racing under
+        different keys, the second sees what the first did. A repeat under the key is answered
+        from its row, before the rules are asked again."""
+        request = {"authorization": authorization, **_money(amount)}
         fingerprint = keys.fingerprint({"operation": operation, **request})
-        reference = f"{operation}_{uuid.uuid4().hex[:16]}"
-        params = {**request, **(decided or {}), "key": key, "operation": operation}
-        params |= {"reference": reference, "fingerprint": fingerprint}
-        with connect(self.settings) as conn, conn.transaction():
-            inserted = self._operations.insert(conn, insert, params)
-            answer = self._operations.answer(conn, key, fingerprint, inserted)
-            if answer is None:
-                named = request.get("authorization")
-                raise UnknownAuthorizationError(f"{operation} {key}: no approved authorization {named!r}")
-            if inserted and answer.done.status == "approved" and self.sends_webhooks:
-                webhooks.enqueue(conn, self.schema, asdict(answer.done))
+        with self._pool.connection() as conn, conn.transaction():
+            held = conn.execute(self._sql(HOLD), (authorization,)).fetchone()
+            if held is None:
+                raise UnknownAuthorizationError(
+                    f"{operation} {key}: no approved authorization {authorization!r}"
+                )
+            order_id, authorized_cents, currency = held
+            answered = self._operations.answer(conn, key, fingerprint, inserted=False)
+            if answered is not None:
+                return answered
+            followed = conn.execute(self._sql(FOLLOWED), (authorization,)).fetchall()
+            refused = rules.refusal(
+                operation,
+                rules.Held.of(authorized_cents, currency, followed),
+                request["cents"],
+                request["currency"],
+            )
+            params = {
+                **request,
+                "key": key,
+                "operation": operation,
+                "order_id": order_id,
+                "currency": request["currency"] or currency,
+                "status": "refused" if refused else "approved",
+                "reason": refused.detail if refused else "",
+                "refusal": refused.problem.name if refused else "",
+                "reference": f"{operation}_{uuid.uuid4().hex[:16]}",
+                "fingerprint": fingerprint,
+            }
+            return self._recorded(conn, key, FOLLOW_UP, params)
+
+    def _authorized(self, key: str, request: dict[str, Any], decided: dict[str, Any]) -> Answer:
+        """Insert the authorization unless the key has one, then answer from the key's row."""
+        fingerprint = keys.fingerprint({"operation": "authorize", **request})
+        params = {**request, **decided, "key": key, "fingerprint": fingerprint}
+        params["reference"] = f"authorize_{uuid.uuid4().hex[:16]}"
+        with self._pool.connection() as conn, conn.transaction():
+            return self._recorded(conn, key, AUTHORIZE, params)
+
+    def _recorded(
+        self, conn: psycopg.Connection[Any], key: str, insert: str, params: dict[str, Any]
+    ) -> Answer:
+        """Insert the row (unless the key has one) and answer from the key's row; an approved
+        new operation queues its webhooks in the same transaction."""
+        inserted = self._operations.insert(conn, insert, params)
+        answer = self._operations.answer(conn, key, params["fingerprint"], inserted)
+        assert answer is not None, "the row was inserted or already there"
+        if inserted and answer.done.status == "approved" and self.sends_webhooks:
+            webhooks.enqueue(conn, self.schema, asdict(answer.done))
         return answer
+
+    def _sql(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement).format(table=self._operations.table)
 
 
 def _money(amount: Money | None) -> dict[str, Any]:
