@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo chaos test test-unit test-integration lint bench clean
+.PHONY: install demo chaos test test-unit test-integration lint bench bench-e2e clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.command_path
+
+# The whole system under open-loop load at several rates (see bench/README.md); ARGS=--tiny for a quick check.
+bench-e2e: install
+	$(BIN)/python -m bench.e2e $(ARGS)
 
 clean:
 	-[ -x $(BIN)/orders ] && $(BIN)/orders dev down --purge

@@ -121,6 +121,12 @@ class OrderStateError(RuleViolationError):
     code = "order_state"
 
 
+class OrderShippedError(OrderStateError):
+    """The order's parcel is on its way to the carrier: it can no longer be cancelled."""
+
+    code = "order_shipped"
+
+
 class StockStateError(RuleViolationError):
     code = "stock_state"
 

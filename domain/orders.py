@@ -18,6 +18,7 @@ from domain.errors import (
     InvalidAddressError,
     InvalidCommandError,
     InvalidPaymentTokenError,
+    OrderShippedError,
     OrderStateError,
     UnknownSkuError,
 )
@@ -260,10 +261,13 @@ class Order(TracedAggregate):
         self._record(step, trace, **fields)
 
     def cancel(self, reason: str, trace: Trace) -> None:
-        """Cancel before shipping; cancelling a cancelled order is a no-op."""
+        """Cancel before shipping; cancelling a cancelled order is a no-op. Once shipped (its
+        parcel booked and about to be handed to the carrier), an order runs to completion."""
         if self.status is OrderStatus.CANCELLED:
             return
-        if self.is_terminal or self.status is OrderStatus.SHIPPED:
+        if self.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
+            raise OrderShippedError(f"order {self.id} has shipped and can no longer be cancelled")
+        if self.is_terminal:
             raise OrderStateError(f"order {self.id} is {self.status} and can no longer be cancelled")
         self._record(self.Cancelled, trace, reason=reason)
 

@@ -1,14 +1,20 @@
-"""Payments: one `Payment` per order, an event-sourced ledger of what the provider did.
+"""Payments: one `Payment` per order, an event-sourced ledger of what was asked of the
+provider and what it answered.
 
-The provider is outside the transaction, so its answer can be lost: `mark_outcome_unknown`
-records that, and only asking the provider (with the same idempotency key) resolves it.
-Net captured is 0 or the order total (invariant I1).
+Every operation that moves money is recorded as an intent first ("capturing", "voiding",
+a refund under way) and only then asked of the provider, by a gateway worker, under a key
+stable for the operation (`domain/calls.py`). The intent is what makes the state machine
+strict: once a capture is asked for, a void is refused, and the other way round, so two
+racing passes of the saga can never send both to the provider. The answer is recorded when
+it comes back. Net captured is 0 or the order total (invariant I1).
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
+from domain.calls import Call
 from domain.commands import Command
 from domain.errors import PaymentStateError, RefundExceedsCaptureError
 from domain.ids import payment_id
@@ -17,16 +23,14 @@ from domain.tracing import Trace, TracedAggregate
 
 
 class PaymentStatus(StrEnum):
-    REQUESTED = "requested"
-    UNKNOWN = "unknown"
+    REQUESTED = "requested"  # authorization asked of the provider, answer pending
     AUTHORIZED = "authorized"
     DECLINED = "declined"
+    CAPTURING = "capturing"  # capture asked, answer pending
     CAPTURED = "captured"
+    VOIDING = "voiding"  # void asked, answer pending
     VOIDED = "voided"
-    REFUNDED = "refunded"
-
-
-OPEN = {PaymentStatus.REQUESTED, PaymentStatus.UNKNOWN}
+    REFUNDED = "refunded"  # everything captured was given back
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +56,18 @@ class RefundPayment(Command):
     amount: Money
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordProviderAnswer(Command):
+    """What the provider answered to one call (issued by the gateway worker)."""
+
+    order_id: UUID
+    call_id: str
+    operation: str  # authorize, capture, void, refund
+    status: Literal["approved", "declined"]
+    reference: str = ""
+    reason: str = ""
+
+
 class Payment(TracedAggregate):
     natural_key = "order_id"
 
@@ -62,13 +78,6 @@ class Payment(TracedAggregate):
         TOPIC = "PaymentRequested.v1"
         order_id: str
         amount: Money
-
-    class OutcomeUnknown(Event):
-        TOPIC = "PaymentOutcomeUnknown.v1"
-        operation: str
-
-        def apply(self, payment: "Payment") -> None:
-            payment.status = PaymentStatus.UNKNOWN
 
     class Authorized(Event):
         TOPIC = "PaymentAuthorized.v1"
@@ -85,6 +94,12 @@ class Payment(TracedAggregate):
         def apply(self, payment: "Payment") -> None:
             payment.status = PaymentStatus.DECLINED
 
+    class CaptureRequested(Event):
+        TOPIC = "PaymentCaptureRequested.v1"
+
+        def apply(self, payment: "Payment") -> None:
+            payment.status = PaymentStatus.CAPTURING
+
     class Captured(Event):
         TOPIC = "PaymentCaptured.v1"
         amount: Money
@@ -93,17 +108,33 @@ class Payment(TracedAggregate):
             payment.status = PaymentStatus.CAPTURED
             payment.captured = self.amount
 
+    class VoidRequested(Event):
+        TOPIC = "PaymentVoidRequested.v1"
+
+        def apply(self, payment: "Payment") -> None:
+            payment.status = PaymentStatus.VOIDING
+
     class Voided(Event):
         TOPIC = "PaymentVoided.v1"
 
         def apply(self, payment: "Payment") -> None:
             payment.status = PaymentStatus.VOIDED
 
-    class Refunded(Event):
-        TOPIC = "PaymentRefunded.v1"
+    class RefundRequested(Event):
+        TOPIC = "PaymentRefundRequested.v1"
+        call_id: str
         amount: Money
 
         def apply(self, payment: "Payment") -> None:
+            payment.refunds[self.call_id] = self.amount
+
+    class Refunded(Event):
+        TOPIC = "PaymentRefunded.v1"
+        call_id: str
+        amount: Money
+
+        def apply(self, payment: "Payment") -> None:
+            del payment.refunds[self.call_id]
             payment.refunded = payment.refunded + self.amount
             if payment.refunded == payment.captured:
                 payment.status = PaymentStatus.REFUNDED
@@ -115,59 +146,85 @@ class Payment(TracedAggregate):
         self.provider_ref = ""
         self.captured = Money.zero(amount.currency)
         self.refunded = Money.zero(amount.currency)
+        self.refunds: dict[str, Money] = {}  # refunds asked for and not answered yet, by call id
 
     @classmethod
-    def request(cls, order_id: UUID, amount: Money, trace: Trace) -> "Payment":
-        return cls._start(cls.Requested, payment_id(order_id), trace, order_id=str(order_id), amount=amount)
+    def request(cls, order_id: UUID, amount: Money, token: str, trace: Trace) -> tuple["Payment", Call]:
+        """A new payment and the authorization to ask the provider for. The card token goes
+        only into the call: the ledger keeps no card data."""
+        payment = cls._start(
+            cls.Requested, payment_id(order_id), trace, order_id=str(order_id), amount=amount
+        )
+        return payment, payment._call("authorize", trace, token=token, **_money(amount))
 
     @property
     def net_captured(self) -> Money:
         return self.captured - self.refunded
 
-    def mark_outcome_unknown(self, operation: str, trace: Trace) -> None:
-        """The provider's answer was lost; the payment stays open until it is asked again."""
-        if self.status is PaymentStatus.REQUESTED:
-            self._record(self.OutcomeUnknown, trace, operation=operation)
+    @property
+    def refundable(self) -> Money:
+        """What may still be refunded: captured, less refunded and refunds under way."""
+        pending = sum((amount.cents for amount in self.refunds.values()), 0)
+        return Money(self.net_captured.cents - pending, self.amount.currency)
 
     def authorize(self, provider_ref: str, trace: Trace) -> None:
-        if self.status is PaymentStatus.AUTHORIZED or self.status is PaymentStatus.CAPTURED:
-            return
-        self._check_open("authorize")
+        if self.status is not PaymentStatus.REQUESTED:
+            return  # answered before: the first answer stands
         self._record(self.Authorized, trace, provider_ref=provider_ref)
 
     def decline(self, reason: str, trace: Trace) -> None:
-        if self.status is PaymentStatus.DECLINED:
-            return
-        self._check_open("decline")
-        self._record(self.Declined, trace, reason=reason)
+        if self.status is PaymentStatus.REQUESTED:
+            self._record(self.Declined, trace, reason=reason)
+
+    def request_capture(self, trace: Trace) -> Call | None:
+        """Ask for the capture of the authorized amount; refused once a void is asked for."""
+        if self.status in (PaymentStatus.CAPTURING, PaymentStatus.CAPTURED):
+            return None
+        self._check(PaymentStatus.AUTHORIZED, "capture")
+        self._record(self.CaptureRequested, trace)
+        return self._call("capture", trace, reference=self.provider_ref, **_money(self.amount))
 
     def capture(self, trace: Trace) -> None:
-        if self.status is PaymentStatus.CAPTURED:
-            return
-        self._check_status(PaymentStatus.AUTHORIZED, "capture")
-        self._record(self.Captured, trace, amount=self.amount)
+        if self.status is PaymentStatus.CAPTURING:
+            self._record(self.Captured, trace, amount=self.amount)
+
+    def request_void(self, trace: Trace) -> Call | None:
+        """Ask for the authorization to be released; refused once a capture is asked for."""
+        if self.status in (PaymentStatus.VOIDING, PaymentStatus.VOIDED):
+            return None
+        self._check(PaymentStatus.AUTHORIZED, "void")
+        self._record(self.VoidRequested, trace)
+        return self._call("void", trace, reference=self.provider_ref)
 
     def void(self, trace: Trace) -> None:
-        if self.status is PaymentStatus.VOIDED:
-            return
-        self._check_status(PaymentStatus.AUTHORIZED, "void")
-        self._record(self.Voided, trace)
+        if self.status is PaymentStatus.VOIDING:
+            self._record(self.Voided, trace)
 
-    def check_refundable(self, amount: Money) -> None:
-        """Refund part or all of what was captured; never more than the net captured."""
-        self._check_status(PaymentStatus.CAPTURED, "refund")
+    def request_refund(self, amount: Money, trace: Trace) -> Call:
+        """Give back part or all of what was captured, never more than is left to refund.
+        Each refund is its own operation at the provider, keyed by the command asking."""
+        self._check(PaymentStatus.CAPTURED, "refund")
         self.amount.check_same_currency(amount)
-        if amount.cents == 0 or amount.cents > self.net_captured.cents:
-            raise RefundExceedsCaptureError(f"refund of {amount} exceeds net captured {self.net_captured}")
+        if amount.cents == 0 or amount.cents > self.refundable.cents:
+            raise RefundExceedsCaptureError(
+                f"refund of {amount} exceeds what is refundable, {self.refundable}"
+            )
+        call = self._call(f"refund:{trace.command_id}", trace, reference=self.provider_ref, **_money(amount))
+        self._record(self.RefundRequested, trace, call_id=call.call_id, amount=amount)
+        return call
 
-    def refund(self, amount: Money, trace: Trace) -> None:
-        self.check_refundable(amount)
-        self._record(self.Refunded, trace, amount=amount)
+    def refund(self, call_id: str, trace: Trace) -> None:
+        if call_id in self.refunds:
+            self._record(self.Refunded, trace, call_id=call_id, amount=self.refunds[call_id])
 
-    def _check_open(self, operation: str) -> None:
-        if self.status not in OPEN:
-            raise PaymentStateError(f"cannot {operation} a payment that is {self.status}")
+    def _call(self, operation: str, trace: Trace, **request: object) -> Call:
+        request["order_id"] = self.order_id
+        return Call.decided(f"{self.id}:{operation}", operation.partition(":")[0], trace, **request)
 
-    def _check_status(self, required: PaymentStatus, operation: str) -> None:
+    def _check(self, required: PaymentStatus, operation: str) -> None:
         if self.status is not required:
             raise PaymentStateError(f"cannot {operation} a payment that is {self.status}")
+
+
+def _money(amount: Money) -> dict[str, object]:
+    return {"amount_cents": amount.cents, "currency": amount.currency}

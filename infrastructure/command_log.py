@@ -4,6 +4,8 @@ Each context's application recorder is extended so that `app.save(..., command_r
 inserts `r` into `<context>_commands` inside the very transaction that inserts the events.
 Either both are durable or neither is, which is what lets a replay, a concurrent duplicate
 or a retry after an ambiguous COMMIT find the first result instead of applying it again.
+The same transaction writes the outbound calls the command decided (`calls=`) and closes
+the calls whose answer it records (`answered=`), in `<context>_calls` (`infrastructure/calls`).
 """
 
 import json
@@ -22,7 +24,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from domain.calls import Call
 from domain.commands import CommandRecord
+from infrastructure.calls import CallTable, MemoryCallQueue, PostgresCallQueue
 from infrastructure.database import DDL_LOCK_KEY
 
 # One key for every process creating this project's tables (an arbitrary constant).
@@ -31,7 +35,10 @@ from infrastructure.database import DDL_LOCK_KEY
 class PostgresCommandRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        self.commands_table_name = events_table_name.removesuffix("_events") + "_commands"
+        context = events_table_name.removesuffix("_events")
+        self.commands_table_name = context + "_commands"
+        self.call_table = CallTable(self.datastore.schema, context + "_calls")
+        self.calls = PostgresCallQueue(self.datastore, self.call_table)
         table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.commands_table_name))
         self.sql_create_statements.append(
             SQL(
@@ -46,6 +53,7 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
         self._insert_command = SQL(
             "INSERT INTO {} (command_id, command_type, fingerprint, outcome) VALUES (%s, %s, %s, %s)"
         ).format(table)
+        self.sql_create_statements += self.call_table.create
         self._select_command = SQL(
             "SELECT command_id, command_type, fingerprint, outcome FROM {} WHERE command_id = %s"
         ).format(table)
@@ -67,9 +75,11 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         *,
         command_record: CommandRecord | None = None,
+        calls: Sequence[Call] = (),
+        answered: Sequence[str] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the command's row and its events in one transaction.
+        """Insert the command's row, its calls and its events in one transaction.
 
         The library pipelines its insert; a unique violation on the command row would abort
         that pipeline and surface as a retryable "pipeline aborted" error. Here the command
@@ -80,15 +90,20 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             if command_record is not None:
                 curs.execute(self._insert_command, self._command_params(command_record), prepare=True)
-            if not stored_events:
-                return []
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            notification_ids: Sequence[int] = []
+            if stored_events:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            # After the events' table lock, never before: `create_table` locks the events
+            # table first, then the calls table, and the opposite order could deadlock.
+            self.call_table.write(curs, calls, answered)
+            return notification_ids
 
     @staticmethod
     def _command_params(record: CommandRecord) -> tuple[str, str, str, str]:
         return (record.command_id, record.command_type, record.fingerprint, json.dumps(record.outcome))
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def find_command(self, command_id: str) -> CommandRecord | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_command, (command_id,), prepare=True)
@@ -102,12 +117,15 @@ class MemoryCommandRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._commands: dict[str, CommandRecord] = {}
+        self.calls = MemoryCallQueue()
 
     def _insert_events(
         self,
         stored_events: Sequence[StoredEvent],
         *,
         command_record: CommandRecord | None = None,
+        calls: Sequence[Call] = (),
+        answered: Sequence[str] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         with self._database_lock:
@@ -116,6 +134,7 @@ class MemoryCommandRecorder(POPOApplicationRecorder):
             notification_ids = super()._insert_events(stored_events, **kwargs)
             if command_record is not None:
                 self._commands[command_record.command_id] = command_record
+            self.calls.write(calls, answered)
             return notification_ids
 
     def find_command(self, command_id: str) -> CommandRecord | None:

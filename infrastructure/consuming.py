@@ -8,12 +8,19 @@ If the handler raises, nothing is committed, the consumer seeks back to the batc
 offsets and retries after a backoff, so one bad moment cannot skip records. If the commit
 fails because the group rebalanced meanwhile, the loop goes on: the records are delivered
 again, to this consumer or another, and handling them again is harmless.
+
+A topic can come back empty: deleted and re-created, or on a broker that lost its storage
+(the local one keeps it in memory), to be filled again by the relay from offset 0. A
+consumer's position from before would skip that many records of the new topic, so the loop
+watches each topic's id (`Incarnations`) and reads a re-created topic from its beginning.
 """
 
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -34,10 +41,12 @@ class Delivery:
     offset: int
     key: bytes | None
     value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
     @classmethod
     def of(cls, record: ConsumerRecord) -> "Delivery":
-        return cls(record.topic, record.partition, record.offset, record.key, record.value)
+        headers = tuple(record.headers or ())
+        return cls(record.topic, record.partition, record.offset, record.key, record.value, headers)
 
     def event(self) -> IntegrationEvent:
         """Decode and validate the envelope; raises on a malformed (poison) record."""
@@ -45,6 +54,44 @@ class Delivery:
 
 
 BatchHandler = Callable[[Sequence[Delivery]], None]
+
+
+class Incarnations:
+    """The id of each assigned topic as last seen (Kafka 2.8+ gives every topic a new id when
+    it is created, KIP-516; the local broker does too). When an id changes, the topic's
+    partitions are rewound to the beginning: positions and the records polled with them
+    belong to a topic that is gone. A group member is also sent back to the start by its
+    rejoin (the broker forgot the group and its offsets); a consumer with partitions assigned
+    by hand (`kafka.static_consumer`) has only this."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+        self.renewals = 0
+        self._ids: dict[str, UUID] = {}
+
+    def renewed(self) -> set[str]:
+        """The assigned topics re-created since the last call, now rewound to offset 0."""
+        renewed = set()
+        for topic in {tp.topic for tp in self.consumer.assignment()}:
+            current = _topic_id(self.consumer, topic)
+            if current is not None and self._ids.setdefault(topic, current) != current:
+                self._ids[topic] = current
+                renewed.add(topic)
+        if renewed:
+            self.renewals += 1
+            self.consumer.seek_to_beginning(*(tp for tp in self.consumer.assignment() if tp.topic in renewed))
+            log.warning(
+                "%s re-created (a new topic id); reading it again from offset 0", ", ".join(sorted(renewed))
+            )
+        return renewed
+
+
+def _topic_id(consumer: KafkaConsumer, topic: str) -> UUID | None:
+    """From the consumer's own metadata, refreshed on every reconnect. kafka-python has no
+    public accessor; without topic ids (an old broker or client) the check does nothing."""
+    cluster: Any = getattr(getattr(consumer, "_client", None), "cluster", None)
+    topic_id = getattr(cluster, "topic_id", None)
+    return topic_id(topic) if callable(topic_id) else None
 
 
 class ConsumerLoop:
@@ -56,6 +103,7 @@ class ConsumerLoop:
         self.name = name
         self.retry_backoff_s = retry_backoff_s
         self.batches_committed = 0
+        self.incarnations = Incarnations(consumer)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; the consumer is closed on the way out."""
@@ -68,7 +116,13 @@ class ConsumerLoop:
     def poll_once(self, stop: threading.Event | None = None) -> int:
         """One poll-handle-commit round; returns how many records were handled."""
         polled = self.consumer.poll(timeout_ms=500)
-        deliveries = [Delivery.of(record) for records in polled.values() for record in records]
+        renewed = self.incarnations.renewed()
+        deliveries = [
+            Delivery.of(record)
+            for tp, records in polled.items()
+            if tp.topic not in renewed
+            for record in records
+        ]
         if not deliveries:
             return 0
         try:

@@ -103,8 +103,9 @@ class PostgresIdempotencyStore:
 
 class InMemoryIdempotencyStore:
     """The same contract in one process, for unit tests and `orders api` without a database.
-    Its time is the host's wall clock, or `clock` (a test that jumps it, RELIABILITY S15);
-    the PostgreSQL store reads the server's `now()` instead, so no API host's clock enters."""
+    Its time is the host's wall clock, or `clock` (a test that jumps it: failure scenario
+    S15, docs/FAILURE-MODES.md); the PostgreSQL store reads the server's `now()` instead,
+    so no API host's clock enters."""
 
     @dataclass
     class _Row:

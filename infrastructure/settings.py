@@ -39,6 +39,10 @@ class Settings:
     kafka_max_poll_interval_ms: int = 5_000
     kafka_request_timeout_ms: int = 5_000
     kafka_delivery_timeout_ms: int = 10_000
+    # Partitions of every `<context>.events` topic, created before anyone produces or
+    # subscribes: 4 is what the local broker gives a topic it creates on its own, so a topic
+    # a client re-creates by accident after a broker restart gets the same key -> partition map.
+    kafka_partitions: int = 4
     # The HTTP API: its port, its (tenant, key) pairs, and how long an Idempotency-Key is
     # kept and how long a claim on one outlives a request that crashed.
     api_port: int = 8000
@@ -59,7 +63,6 @@ class Settings:
     carrier_url: str | None = None
     api_url: str | None = None
     gateway_timeout_s: float = 5.0
-    gateway_attempts: int = 3
     gateway_backoff_s: float = 0.2
     gateway_backoff_max_s: float = 2.0
     # How long an order has from its placement to ship before the saga fails it.
@@ -76,6 +79,7 @@ class Settings:
             kafka_max_poll_interval_ms=_int(environ, "ORDERS_KAFKA_MAX_POLL_INTERVAL_MS", 5_000),
             kafka_request_timeout_ms=_int(environ, "ORDERS_KAFKA_REQUEST_TIMEOUT_MS", 5_000),
             kafka_delivery_timeout_ms=_int(environ, "ORDERS_KAFKA_DELIVERY_TIMEOUT_MS", 10_000),
+            kafka_partitions=_int(environ, "ORDERS_KAFKA_PARTITIONS", 4),
             api_port=_int(environ, "ORDERS_API_PORT", 8000),
             api_keys=_api_keys(environ.get("ORDERS_API_KEYS", "")),
             idempotency_ttl_s=_int(environ, "ORDERS_IDEMPOTENCY_TTL_S", 86_400),
@@ -88,7 +92,6 @@ class Settings:
             carrier_url=_url(environ, "ORDERS_CARRIER_URL"),
             api_url=_url(environ, "ORDERS_API_URL"),
             gateway_timeout_s=_float(environ, "ORDERS_GATEWAY_TIMEOUT_S", 5.0),
-            gateway_attempts=_int(environ, "ORDERS_GATEWAY_ATTEMPTS", 3),
             gateway_backoff_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_S", 0.2),
             gateway_backoff_max_s=_float(environ, "ORDERS_GATEWAY_BACKOFF_MAX_S", 2.0),
             saga_complete_within_s=_float(environ, "ORDERS_SAGA_COMPLETE_WITHIN_S", 120.0),
@@ -120,10 +123,14 @@ class Settings:
             # Waiting forever for the table lock is the library default; a stuck writer
             # should fail and be retried instead.
             "POSTGRES_LOCK_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": "2",
+            # One connection kept per context and process; more opened while busy.
+            "POSTGRES_POOL_SIZE": "1",
             "POSTGRES_MAX_OVERFLOW": "10",
-            "POSTGRES_PRE_PING": "y",
-            # With 2+ writers a tailing reader lost events in this mode (DESIGN.md); the
+            # No round trip to test each connection taken from the pool (it was a fifth of the
+            # saga's database time): a connection that died with the server fails its first
+            # statement instead, and the recorders retry that on a fresh one.
+            "POSTGRES_PRE_PING": "n",
+            # With 2+ writers a tailing reader lost events in this mode; the
             # command log also relies on the library's default insert path.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }

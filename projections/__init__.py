@@ -1,4 +1,4 @@
-"""Read models fed from Kafka, each applied exactly once per event (DESIGN.md layers 6 and 7).
+"""Read models fed from Kafka, each applied exactly once per event (layers 6 and 7 of docs/IDEMPOTENCY.md).
 
 A projection only says which contexts it reads, which tables it owns and how one event
 changes them (`projection`; the read models are `order_summary`, `stock`, `payment_ledger`,

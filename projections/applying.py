@@ -3,8 +3,12 @@
 Everything happens inside the caller's transaction: the read-model change, the version
 record, parking, dead-lettering and the counters commit together or not at all. That is
 what makes the at-least-once delivery of Kafka safe: whatever is delivered again finds its
-version recorded and is skipped. Each `apply` runs in a savepoint, so an event that fails
-halfway is rolled back alone and dead-lettered, and the rest of the batch goes on.
+version recorded and is skipped.
+
+A batch is first applied in one go (`batched.py`), inside a savepoint. If it holds anything
+unusual, that attempt is rolled back and the batch is applied record by record: each
+`apply` in a savepoint of its own, so an event that fails halfway is rolled back alone and
+dead-lettered, and the rest of the batch goes on.
 """
 
 import logging
@@ -16,7 +20,7 @@ import psycopg
 from psycopg import Cursor
 
 from infrastructure.contracts import IntegrationEvent
-from projections import dead_letters, positions, stats
+from projections import batched, dead_letters, positions, stats
 from projections.incoming import Identity, Incoming
 from projections.ordering import Verdict, decide
 from projections.projection import Projection
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 NOT_THE_EVENTS_FAULT = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
+class _Unusual(Exception):
+    """The batch needs the careful path."""
+
+
 class Applier:
     def __init__(self, projection: Projection) -> None:
         self.projection = projection
@@ -35,10 +43,26 @@ class Applier:
 
     def apply_all(self, cursor: Cursor[Any], records: Iterable[Incoming]) -> Counts:
         """Apply a batch in order and add its counts to the projection's counters."""
-        counts = Counts()
-        for record in records:
-            self._one(cursor, record, counts)
+        batch = list(records)
+        counts = self._in_one_go(cursor, batch)
+        if counts is None:
+            counts = Counts()
+            for record in batch:
+                self._one(cursor, record, counts)
         stats.record(cursor, self.name, counts)
+        return counts
+
+    def _in_one_go(self, cursor: Cursor[Any], batch: list[Incoming]) -> Counts | None:
+        """The batch applied by the fast path, or None, with nothing of it left behind."""
+        try:
+            with cursor.connection.transaction():  # a savepoint: all of the attempt, or none
+                counts = batched.apply(cursor, self.projection, batch)
+                if counts is None:
+                    raise _Unusual
+        except NOT_THE_EVENTS_FAULT:
+            raise
+        except Exception:  # _Unusual, or an apply that failed: the careful path finds which
+            return None
         return counts
 
     def apply_next(

@@ -1,4 +1,4 @@
-"""A fingerprint of a projection's read model, to compare two builds of it (DESIGN.md I5).
+"""A fingerprint of a projection's read model, to compare two builds of it (invariant I5).
 
 md5 over every row of every table of the projection, each row in PostgreSQL's text form,
 rows sorted, tables in declaration order. The tables hold only what events say, so a live

@@ -16,7 +16,7 @@ from infrastructure.database import connect
 from infrastructure.settings import Settings
 from projections import dead_letters, positions, stats, tables
 from projections.applying import Applier
-from projections.catalog import projection_named
+from projections.catalog import PROJECTIONS, projection_named
 from projections.dead_letters import DISCARDED, OPEN, RETRIED, DeadLetter
 from projections.errors import DeadLetterError, UnknownDeadLetterError
 from projections.stats import Counts
@@ -48,10 +48,21 @@ def listed(settings: Settings, projection: str | None = None, include_resolved: 
         ]
 
 
+def letter(settings: Settings, letter_id: int) -> DeadLetter:
+    """One dead letter, of any consumer (a projection, or the saga)."""
+    with connect(settings) as conn, conn.cursor() as cursor:
+        found = dead_letters.find(cursor, letter_id)
+    if found is None:
+        raise UnknownDeadLetterError(f"no dead letter with id {letter_id} (see `orders dlq list --all`)")
+    return found
+
+
 def retry(settings: Settings, letter_id: int) -> Resolution:
     tables.ensure(settings)
     with connect(settings, autocommit=True) as conn, conn.transaction(), conn.cursor() as cursor:
         letter, applier = _open(cursor, settings, letter_id)
+        if applier is None:
+            raise DeadLetterError(f"dead letter {letter_id} is the {letter.projection}'s, not a projection's")
         try:
             event = letter.record.event()
         except Exception as error:  # still not an event
@@ -72,7 +83,7 @@ def discard(settings: Settings, letter_id: int) -> Resolution:
     with connect(settings, autocommit=True) as conn, conn.transaction(), conn.cursor() as cursor:
         letter, applier = _open(cursor, settings, letter_id)
         dead_letters.resolve(cursor, letter.id, DISCARDED)
-        if letter.aggregate_id is None:
+        if letter.aggregate_id is None or applier is None:
             return Resolution(letter)  # it held nothing back
         if letter.version is not None:
             last = positions.last_applied(cursor, letter.projection, letter.aggregate_id)
@@ -82,12 +93,16 @@ def discard(settings: Settings, letter_id: int) -> Resolution:
         return _released(cursor, applier, letter, letter.aggregate_id, Counts())
 
 
-def _open(cursor: Cursor[Any], settings: Settings, letter_id: int) -> tuple[DeadLetter, Applier]:
+def _open(cursor: Cursor[Any], settings: Settings, letter_id: int) -> tuple[DeadLetter, Applier | None]:
+    """The open letter, locked, and its projection's applier (None for another consumer's
+    letter, the saga's: it holds no events of a read model back)."""
     letter = dead_letters.find(cursor, letter_id, lock=True)
     if letter is None:
         raise UnknownDeadLetterError(f"no dead letter with id {letter_id} (see `orders dlq list --all`)")
     if letter.status != OPEN:
         raise DeadLetterError(f"dead letter {letter_id} was already {letter.status}")
+    if letter.projection not in PROJECTIONS:
+        return letter, None
     projection = projection_named(letter.projection)
     tables.lock_for_batch(cursor, settings, projection)
     return letter, Applier(projection)

@@ -54,16 +54,20 @@ class OrderSummary(Projection):
             orders.OrderFailed: _column("status", OrderStatus.FAILED),
             orders.OrderCompensated: _history_only,
             payments.PaymentRequested: _column("payment_status", PaymentStatus.REQUESTED),
-            payments.PaymentOutcomeUnknown: _column("payment_status", PaymentStatus.UNKNOWN),
             payments.PaymentAuthorized: _column("payment_status", PaymentStatus.AUTHORIZED),
             payments.PaymentDeclined: _column("payment_status", PaymentStatus.DECLINED),
-            payments.PaymentVoided: _column("payment_status", PaymentStatus.VOIDED),
+            payments.PaymentCaptureRequested: _column("payment_status", PaymentStatus.CAPTURING),
             payments.PaymentCaptured: _captured,
+            payments.PaymentVoidRequested: _column("payment_status", PaymentStatus.VOIDING),
+            payments.PaymentVoided: _column("payment_status", PaymentStatus.VOIDED),
+            payments.PaymentRefundRequested: _history_only,
             payments.PaymentRefunded: _refunded,
             shipments.ShipmentRequested: _column("shipment_status", ShipmentStatus.REQUESTED),
-            shipments.ShipmentShipped: _shipped,
-            shipments.ShipmentDelivered: _column("shipment_status", ShipmentStatus.DELIVERED),
+            shipments.ShipmentBooked: _booked,
             shipments.ShipmentFailed: _column("shipment_status", ShipmentStatus.FAILED),
+            shipments.ShipmentHandOverRequested: _column("shipment_status", ShipmentStatus.HANDING_OVER),
+            shipments.ShipmentShipped: _column("shipment_status", ShipmentStatus.SHIPPED),
+            shipments.ShipmentCancelRequested: _column("shipment_status", ShipmentStatus.CANCELLING),
             shipments.ShipmentCancelled: _column("shipment_status", ShipmentStatus.CANCELLED),
         }
 
@@ -98,9 +102,9 @@ def _refunded(cursor: Cursor[Any], event: IntegrationEvent, refunded: payments.P
     )
 
 
-def _shipped(cursor: Cursor[Any], event: IntegrationEvent, shipped: shipments.ShipmentShipped) -> None:
-    put = {"shipment_status": ShipmentStatus.SHIPPED.value, "tracking_id": shipped.tracking_id}
-    _change(cursor, event, shipped.order_id, put)
+def _booked(cursor: Cursor[Any], event: IntegrationEvent, booked: shipments.ShipmentBooked) -> None:
+    put = {"shipment_status": ShipmentStatus.BOOKED.value, "tracking_id": booked.tracking_id}
+    _change(cursor, event, booked.order_id, put)
 
 
 def _change(

@@ -1,8 +1,8 @@
 """`payment_ledger`: one row per payment event, what moved money or changed a payment's state.
 
 Append-only and keyed by event id, so it is idempotent by its primary key alone. The
-amount is what the event concerns (requested, captured or refunded), 0 for events that only
-change the status; net captured per order (invariant I1) is captured minus refunded.
+amount is what the event concerns (requested, captured, refunded, or a refund asked for), 0
+for events that only change the status; net captured per order (invariant I1) is captured minus refunded.
 """
 
 from collections.abc import Mapping
@@ -22,11 +22,13 @@ LEDGER = Table(
 )
 KINDS: dict[type[Payload], str] = {
     payments.PaymentRequested: "requested",
-    payments.PaymentOutcomeUnknown: "outcome_unknown",
     payments.PaymentAuthorized: "authorized",
     payments.PaymentDeclined: "declined",
+    payments.PaymentCaptureRequested: "capture_requested",
     payments.PaymentCaptured: "captured",
+    payments.PaymentVoidRequested: "void_requested",
     payments.PaymentVoided: "voided",
+    payments.PaymentRefundRequested: "refund_requested",
     payments.PaymentRefunded: "refunded",
 }
 

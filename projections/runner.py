@@ -3,7 +3,7 @@
 Per polled batch: one PostgreSQL transaction applies it (deduplicated, ordered, poison
 isolated; see `applying`) and commits; only then does the `ConsumerLoop` commit the
 offsets. A crash between the two commits redelivers the batch, which the version records
-turn into counted duplicates (RELIABILITY S6; the `projector.after_db_commit` crash point
+turn into counted duplicates (failure scenario S6; the `projector.after_db_commit` crash point
 sits exactly there). A crash before the DB commit leaves nothing behind, not even the
 records of the batch applied so far: the server rolls the open transaction back (S7; the
 `projector.mid_batch` crash point). Scaling is more instances in the same group: each

@@ -1,6 +1,6 @@
 """Counters per projection, written in the transaction that did the counted work.
 
-They are how an operator (and RELIABILITY S6) sees which path ran: a redelivered batch
+They are how an operator (and failure scenario S6) sees which path ran: a redelivered batch
 shows up as `duplicates_skipped`, a missing version as `parked`, a poison event as
 `dead_lettered`. Being transactional, they never count work that was rolled back.
 """

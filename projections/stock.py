@@ -1,6 +1,6 @@
 """`stock`: per SKU how much is available, reserved, shipped and was ever restocked.
 
-The counters are changed by deltas keyed by event id (DESIGN.md layer 7): each event first
+The counters are changed by deltas keyed by event id (layer 7 of docs/IDEMPOTENCY.md): each event first
 records its movement in `stock_movements` under its event id, and only a movement recorded
 for the first time is added to the totals. Adding deltas commutes, so the totals do not
 depend on the order of events, and the event-id key makes a second application a no-op even

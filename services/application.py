@@ -23,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.calls import Call
 from domain.commands import Command, CommandRecord
 from domain.errors import CommandIdReusedError, DomainError, NotFoundError, RuleViolationError
 
@@ -35,16 +36,33 @@ class CommandLog(Protocol):
     def find_command(self, command_id: str) -> CommandRecord | None: ...
 
 
+class CallQueue(Protocol):
+    """The port to a context's outbound calls (`domain/calls.py`), for the gateway workers."""
+
+    channel: str  # where a commit that adds calls sends its NOTIFY ("" in memory)
+
+    def claim(self, limit: int, lease_s: float) -> list[Call]: ...
+
+    def retry(self, call_id: str, delay_s: float, error: str) -> None: ...
+
+    def park(self, call_id: str, error: str) -> None: ...
+
+    def pending(self) -> int: ...
+
+
 class ConcurrencyError(Exception):
     """Still conflicting after every retry: the caller may try again later with the same id."""
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What a handler decided: the aggregates it changed and the result to report."""
+    """What a handler decided: the aggregates it changed, the result to report, the calls to
+    outside parties it asks for, and the calls whose answer it records (all saved at once)."""
 
     aggregates: Sequence[Aggregate]
     result: dict[str, Any]
+    calls: Sequence[Call] = ()
+    answered: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,12 @@ class IdempotentApplication(Application[UUID]):
         log = self.recorder
         assert hasattr(log, "find_command"), f"{type(log).__name__} keeps no command log"
         return log
+
+    @property
+    def calls(self) -> CallQueue:
+        queue = getattr(self.recorder, "calls", None)
+        assert queue is not None, f"{type(self.recorder).__name__} keeps no calls"
+        return queue  # type: ignore[no-any-return]
 
     def execute(self, command: Command) -> Receipt:
         handler = self.handlers()[type(command)]
@@ -105,7 +129,12 @@ class IdempotentApplication(Application[UUID]):
         except RuleViolationError as refusal:
             self.save(command_record=record({"error": {"code": refusal.code, "message": str(refusal)}}))
             raise
-        self.save(*decision.aggregates, command_record=record({"result": decision.result}))
+        self.save(
+            *decision.aggregates,
+            command_record=record({"result": decision.result}),
+            calls=decision.calls,
+            answered=decision.answered,
+        )
         return Receipt(command.command_id, decision.result, replayed=False)
 
     @staticmethod

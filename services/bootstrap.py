@@ -14,6 +14,7 @@ from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.fulfillment import FulfillmentService
+from services.gateway import Gateway, GatewayOptions
 from services.inventory import InventoryService
 from services.orders import OrdersService
 from services.payments import PaymentsService
@@ -29,6 +30,14 @@ class System:
     @property
     def contexts(self) -> tuple[OrdersService | InventoryService | PaymentsService | FulfillmentService, ...]:
         return (self.orders, self.inventory, self.payments, self.fulfillment)
+
+    @property
+    def calling(self) -> tuple[PaymentsService | FulfillmentService, ...]:
+        """The contexts whose commands call outside parties, through gateway workers."""
+        return (self.payments, self.fulfillment)
+
+    def gateways(self, options: GatewayOptions | None = None) -> list[Gateway]:
+        return [Gateway(app, app.calls, options) for app in self.calling]
 
     def close(self) -> None:
         for app in self.contexts:
@@ -53,13 +62,15 @@ def build(
 
 
 def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:
-    """The payment provider and carrier the system's processes use.
+    """The payment provider and carrier the gateway workers call.
 
     With their URLs set (`orders run` sets them), the simulators over HTTP: every call then
-    crosses a network that can lose it, so the saga meets the timeouts, retries and unknown
-    outcomes a real provider and carrier bring. Without, for a saga run on its own, the
-    provider's ledger called in process and an in-memory carrier. Both providers write one
-    ledger (PostgreSQL schema "psp"), where `orders check` reads what was really charged."""
+    crosses a network that can lose it, so the gateway meets the timeouts, retries and
+    unknown outcomes a real provider and carrier bring. Each client makes one attempt per
+    call it is given: the gateway keeps the schedule of further attempts in the call table,
+    where a backoff holds no thread and survives a restart. Without URLs, for a run on its
+    own, the provider's ledger called in process and an in-memory carrier. Both providers
+    write one ledger (PostgreSQL schema "psp"), where `orders check` reads what was charged."""
     policy = RetryPolicy.from_settings(settings)
     provider: PaymentProvider = (
         HttpPaymentProvider(settings.psp_url, policy) if settings.psp_url else LedgerPaymentProvider(settings)

@@ -1,33 +1,32 @@
-"""The payments context: one payment per order and every call to the provider it made.
+"""The payments context: one payment per order, and every question it asks the provider.
 
-Provider idempotency keys are `<payment id>:<operation>` (refunds add the command id, since
-two refunds of one payment are two operations), so any retry, replay or redelivery asks the
-provider the same question and cannot charge twice.
+Its commands never call the provider. Each records the payment's intent and returns the
+call to make (`domain/calls.py`); a gateway worker performs it through `ask` and feeds the
+answer back as `RecordProviderAnswer`. Provider idempotency keys are the call ids,
+`<payment id>:<operation>` (refunds add the command id, since two refunds of one payment are
+two operations), so any retry, replay or redelivery asks the provider the same question and
+cannot charge twice.
 """
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from domain.errors import RuleViolationError, UnknownPaymentError
+from domain.calls import Call, CallRefusedError
+from domain.errors import UnknownPaymentError
 from domain.ids import payment_id
+from domain.money import Money
 from domain.payments import (
     AuthorizePayment,
     CapturePayment,
     Payment,
-    PaymentStatus,
+    RecordProviderAnswer,
     RefundPayment,
     VoidPayment,
 )
-from domain.ports import PaymentProvider, ProviderReply, ProviderTimeoutError
-from domain.tracing import Trace
-from infrastructure.faults.crash_points import crash_point
+from domain.ports import PaymentProvider, ProviderReply
 from services.application import Decision, Handler
 from services.context import ContextApplication
-
-
-class PaymentOutcomeUnknownError(Exception):
-    """The provider did not answer; the payment is marked unknown and the same command,
-    retried later, asks the provider again with the same key."""
 
 
 class PaymentsService(ContextApplication):
@@ -43,110 +42,92 @@ class PaymentsService(ContextApplication):
             CapturePayment: self.capture,
             VoidPayment: self.void,
             RefundPayment: self.refund,
+            RecordProviderAnswer: self.record_answer,
         }
 
     def authorize(self, command: AuthorizePayment) -> Decision:
-        payment = self._find(command) or Payment.request(command.order_id, command.amount, command.trace)
-        if payment.status in (PaymentStatus.REQUESTED, PaymentStatus.UNKNOWN):
-            reply = self._ask(
-                payment,
-                "authorize",
-                command.trace,
-                lambda key: self.provider.authorize(
-                    idempotency_key=key,
-                    amount=payment.amount,
-                    token=command.token,
-                    order_id=str(command.order_id),
-                ),
-            )
-            if reply.status == "approved":
-                payment.authorize(reply.reference, command.trace)
-            else:
-                payment.decline(reply.reason, command.trace)
-        return self._decided(payment)
+        """The first authorization of an order creates its payment and asks the provider; any
+        later one finds the payment and asks nothing new."""
+        try:
+            return self._decided(self.payment_of(command.order_id))
+        except UnknownPaymentError:
+            payment, call = Payment.request(command.order_id, command.amount, command.token, command.trace)
+            return self._decided(payment, call)
 
     def capture(self, command: CapturePayment) -> Decision:
         payment = self.payment_of(command.order_id)
-        if payment.status is PaymentStatus.AUTHORIZED:
-            self._check_approved(
-                self._ask(
-                    payment,
-                    "capture",
-                    command.trace,
-                    lambda key: self.provider.capture(
-                        idempotency_key=key, reference=payment.provider_ref, amount=payment.amount
-                    ),
-                )
-            )
-        payment.capture(command.trace)
-        return self._decided(payment)
+        return self._decided(payment, payment.request_capture(command.trace))
 
     def void(self, command: VoidPayment) -> Decision:
         payment = self.payment_of(command.order_id)
-        if payment.status is PaymentStatus.AUTHORIZED:
-            self._check_approved(
-                self._ask(
-                    payment,
-                    "void",
-                    command.trace,
-                    lambda key: self.provider.void(idempotency_key=key, reference=payment.provider_ref),
-                )
-            )
-        payment.void(command.trace)
-        return self._decided(payment)
+        return self._decided(payment, payment.request_void(command.trace))
 
     def refund(self, command: RefundPayment) -> Decision:
         payment = self.payment_of(command.order_id)
-        payment.check_refundable(command.amount)  # the rule holds before any money moves
-        self._check_approved(
-            self._ask(
-                payment,
-                f"refund:{command.command_id}",
-                command.trace,
-                lambda key: self.provider.refund(
-                    idempotency_key=key, reference=payment.provider_ref, amount=command.amount
-                ),
-            )
+        return self._decided(payment, payment.request_refund(command.amount, command.trace))
+
+    def record_answer(self, command: RecordProviderAnswer) -> Decision:
+        payment, trace = self.payment_of(command.order_id), command.trace
+        answers: dict[str, Callable[[], None]] = {
+            "authorize": lambda: (
+                payment.authorize(command.reference, trace)
+                if command.status == "approved"
+                else payment.decline(command.reason, trace)
+            ),
+            "capture": lambda: payment.capture(trace),
+            "void": lambda: payment.void(trace),
+            "refund": lambda: payment.refund(command.call_id, trace),
+        }
+        answers[command.operation]()
+        return Decision([payment], self._result(payment), answered=(command.call_id,))
+
+    def ask(self, call: Call) -> RecordProviderAnswer:
+        """Put one call to the provider and return the command recording its answer. Raises
+        the provider's timeout when the answer is unknown, and `CallRefusedError` when the
+        provider refuses an operation the payment's state allowed (a drift to look at)."""
+        asked: dict[str, Callable[[str, Any], ProviderReply]] = {
+            "authorize": lambda key, r: self.provider.authorize(
+                idempotency_key=key, amount=_amount(r), token=r["token"], order_id=r["order_id"]
+            ),
+            "capture": lambda key, r: self.provider.capture(
+                idempotency_key=key, reference=r["reference"], amount=_amount(r)
+            ),
+            "void": lambda key, r: self.provider.void(idempotency_key=key, reference=r["reference"]),
+            "refund": lambda key, r: self.provider.refund(
+                idempotency_key=key, reference=r["reference"], amount=_amount(r)
+            ),
+        }
+        reply = asked[call.operation](call.call_id, call.request)
+        answerable = reply.status == "approved" or (call.operation, reply.status) == ("authorize", "declined")
+        if not answerable:
+            raise CallRefusedError(f"provider refused {call.operation} {call.call_id}: {reply.reason}")
+        return RecordProviderAnswer(
+            command_id=call.answer_id,
+            correlation_id=call.correlation_id,
+            causation_id=call.call_id,
+            order_id=UUID(call.request["order_id"]),
+            call_id=call.call_id,
+            operation=call.operation,
+            status="approved" if reply.status == "approved" else "declined",
+            reference=reply.reference,
+            reason=reply.reason,
         )
-        payment.refund(command.amount, command.trace)
-        return self._decided(payment)
 
     def payment_of(self, order_id: Any) -> Payment:
         return self.load(payment_id(order_id), Payment, UnknownPaymentError)
 
-    def _find(self, command: AuthorizePayment) -> Payment | None:
-        try:
-            return self.payment_of(command.order_id)
-        except UnknownPaymentError:
-            return None
-
-    def _ask(
-        self, payment: Payment, operation: str, trace: Trace, call: Callable[[str], ProviderReply]
-    ) -> ProviderReply:
-        try:
-            reply = call(f"{payment.id}:{operation}")
-        except ProviderTimeoutError:
-            payment.mark_outcome_unknown(operation, trace)
-            self.save(payment)  # recorded without the command: the command is not done yet
-            raise PaymentOutcomeUnknownError(
-                f"provider did not answer {operation} for {payment.id}"
-            ) from None
-        crash_point("saga.after_psp_call")
-        return reply
+    def _decided(self, payment: Payment, call: Call | None = None) -> Decision:
+        return Decision([payment], self._result(payment), calls=(call,) if call else ())
 
     @staticmethod
-    def _check_approved(reply: ProviderReply) -> None:
-        if reply.status != "approved":
-            raise RuleViolationError(f"provider refused: {reply.reason}")
+    def _result(payment: Payment) -> dict[str, Any]:
+        return {
+            "payment_id": str(payment.id),
+            "status": payment.status.value,
+            "captured_cents": payment.captured.cents,
+            "refunded_cents": payment.refunded.cents,
+        }
 
-    @staticmethod
-    def _decided(payment: Payment) -> Decision:
-        return Decision(
-            [payment],
-            {
-                "payment_id": str(payment.id),
-                "status": payment.status.value,
-                "captured_cents": payment.captured.cents,
-                "refunded_cents": payment.refunded.cents,
-            },
-        )
+
+def _amount(request: Any) -> Money:
+    return Money(request["amount_cents"], request["currency"])

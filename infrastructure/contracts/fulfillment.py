@@ -13,21 +13,36 @@ class ShipmentRequested(Payload):
     destination: str
 
 
-class ShipmentShipped(Payload):
-    event_type = "ShipmentShipped"
+class ShipmentBooked(Payload):
+    """The carrier holds a parcel for the order; until it is handed over, it can be cancelled."""
+
+    event_type = "ShipmentBooked"
     order_id: str
     tracking_id: str
 
 
-class ShipmentDelivered(Payload):
-    event_type = "ShipmentDelivered"
+class ShipmentHandOverRequested(Payload):
+    event_type = "ShipmentHandOverRequested"
     order_id: str
+
+
+class ShipmentShipped(Payload):
+    """The parcel is handed over to the carrier."""
+
+    event_type = "ShipmentShipped"
+    order_id: str
+    tracking_id: str
 
 
 class ShipmentFailed(Payload):
     event_type = "ShipmentFailed"
     order_id: str
     reason: str
+
+
+class ShipmentCancelRequested(Payload):
+    event_type = "ShipmentCancelRequested"
+    order_id: str
 
 
 class ShipmentCancelled(Payload):
@@ -37,8 +52,10 @@ class ShipmentCancelled(Payload):
 
 MAPPING: dict[type, Callable[[Any], Payload]] = {
     Shipment.Requested: lambda e: ShipmentRequested(order_id=e.order_id, destination=e.destination),
-    Shipment.Shipped: lambda e: ShipmentShipped(order_id=e.order_id, tracking_id=e.tracking_id),
-    Shipment.Delivered: lambda e: ShipmentDelivered(order_id=e.order_id),
+    Shipment.Booked: lambda e: ShipmentBooked(order_id=e.order_id, tracking_id=e.tracking_id),
     Shipment.Failed: lambda e: ShipmentFailed(order_id=e.order_id, reason=e.reason),
+    Shipment.HandOverRequested: lambda e: ShipmentHandOverRequested(order_id=e.order_id),
+    Shipment.Shipped: lambda e: ShipmentShipped(order_id=e.order_id, tracking_id=e.tracking_id),
+    Shipment.CancelRequested: lambda e: ShipmentCancelRequested(order_id=e.order_id),
     Shipment.Cancelled: lambda e: ShipmentCancelled(order_id=e.order_id),
 }

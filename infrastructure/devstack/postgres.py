@@ -21,6 +21,9 @@ PG_CTL_TIMEOUT_SECONDS = 30
 ShutdownMode = Literal["smart", "fast", "immediate"]
 
 
+MAX_CONNECTIONS = 400
+
+
 class EmbeddedPostgres:
     """One cluster in `data_dir`, served on 127.0.0.1:`port` with trust authentication.
 
@@ -65,7 +68,9 @@ class EmbeddedPostgres:
     def start(self) -> None:
         """Start the server; returns once it accepts connections (pg_ctl -w)."""
         self._discard_stale_pid_file()
-        options = f"-h {LOOPBACK} -p {self.port} -k ''"
+        # Every process of `orders run` keeps a small pool per context, and the saga and the
+        # gateway work many orders at once: the default of 100 connections is too few.
+        options = f"-h {LOOPBACK} -p {self.port} -k '' -c max_connections={MAX_CONNECTIONS}"
         self._pg_ctl(["-l", str(self.log_file), "-o", options, "start"], "failed to start")
 
     def stop(self, mode: ShutdownMode = "fast") -> None:

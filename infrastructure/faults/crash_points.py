@@ -4,7 +4,7 @@ A process started with ORDERS_CRASH_POINTS=relay.after_send (a comma-separated l
 at once with CRASH_EXIT_CODE when it reaches `crash_point("relay.after_send")`: no cleanup,
 no flushing, as if killed with SIGKILL at that line; one line on stderr names the point.
 Tests arm points through the environment of a child process and check that a restart
-converges (RELIABILITY.md).
+converges (the scenarios of docs/FAILURE-MODES.md).
 
 A supervisor restarts a crashed child with the same environment, so a plain point would kill
 it again at the same line, forever. `NAME@once` fires once across restarts: the first process
@@ -19,13 +19,14 @@ The points, where each sits, and what is durable when it fires:
   api.after_commit              services/api/idempotency.py: the command's events and its
                                 command-log row are committed; the response is neither kept
                                 nor sent
-  saga.after_psp_call           services/payments.py, in the saga's process: the payment
-                                provider answered; nothing of the answer is saved
+  gateway.after_call            services/gateway.py: the payment provider or the carrier
+                                answered a call; nothing of the answer is saved
   saga.after_compensation_step  services/saga/saga.py: a step of a stopped order's
                                 compensation succeeded (the stock released, say); what
                                 follows it (recording it on the order) has not run
-  saga.before_offset_commit     services/saga/saga.py: the commands of a consumed batch are
-                                durable; its Kafka offsets are not committed
+  consumer.before_offset_commit infrastructure/concurrent_consumer.py: the records up to the
+                                offsets about to be committed are handled and durable (the
+                                saga's consumer); the offsets are not committed
   gateway.after_response        infrastructure/gateways/retrying.py: the provider or the
                                 carrier answered over HTTP; the client has not returned it
   relay.after_send              infrastructure/relay/relay.py: the broker acked a batch; the

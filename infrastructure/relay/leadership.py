@@ -13,6 +13,10 @@ A holder that still has its lock but stopped making progress (SIGSTOP, a hung ho
 detected by its lease: it renews `heartbeat_at` regularly, and a standby that finds the
 heartbeat older than the lease terminates the holder's backend, which releases the lock.
 Both sides read `now()` from the same server, so clocks of the relay hosts do not matter.
+
+Beside the position, the row keeps the highest offset the broker acked per partition
+(`acked`), saved with the position by the same fenced write: the evidence against which a
+broker that lost its records is recognised (`audit`).
 """
 
 import hashlib
@@ -21,6 +25,7 @@ import time
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from infrastructure.database import DDL_LOCK_KEY, connect
 from infrastructure.settings import Settings
@@ -34,14 +39,18 @@ CREATE TABLE IF NOT EXISTS relay_positions (
     epoch bigint NOT NULL,
     holder text NOT NULL,
     heartbeat_at timestamptz NOT NULL)"""
+# Added after the table: a table from before gets it here, empty (nothing known yet).
+ADD_ACKED = "ALTER TABLE relay_positions ADD COLUMN IF NOT EXISTS acked jsonb NOT NULL DEFAULT '{}'"
 CLAIM = """
 INSERT INTO relay_positions AS r (context, position, epoch, holder, heartbeat_at)
 VALUES (%s, 0, 1, %s, now())
 ON CONFLICT (context) DO UPDATE
 SET epoch = r.epoch + 1, holder = excluded.holder, heartbeat_at = now()
-RETURNING position, epoch"""
+RETURNING position, epoch, acked"""
 RENEW = "UPDATE relay_positions SET heartbeat_at = now() WHERE context = %s AND epoch = %s"
-SAVE = "UPDATE relay_positions SET position = %s, heartbeat_at = now() WHERE context = %s AND epoch = %s"
+SAVE = """
+UPDATE relay_positions SET position = %s, acked = %s, heartbeat_at = now()
+WHERE context = %s AND epoch = %s"""
 # The backend holding our advisory key (a bigint key shows as classid:objid, objsubid 1),
 # terminated only if its heartbeat is older than the lease.
 DEPOSE_STALE_HOLDER = """
@@ -75,6 +84,7 @@ class Leadership:
         self.key = advisory_key(settings.postgres_schema, context)
         self.epoch: int | None = None
         self.position = 0
+        self.acked: dict[int, int] = {}  # partition -> highest offset acked, up to `position`
         self.renewed_at = 0.0  # time.monotonic() of the last write that proved the lead
         self._conn: psycopg.Connection[Any] | None = None
 
@@ -90,7 +100,8 @@ class Leadership:
             if not _row(conn, "SELECT pg_try_advisory_lock(%s)", (self.key,))[0]:
                 self._depose_stale_holder(conn)
                 return False
-            self.position, self.epoch = _row(conn, CLAIM, (self.context, self.holder))
+            self.position, self.epoch, acked = _row(conn, CLAIM, (self.context, self.holder))
+            self.acked = {int(partition): int(offset) for partition, offset in acked.items()}
             self.renewed_at = time.monotonic()
         except psycopg.Error as error:
             log.warning("%s relay: cannot take the lead: %s", self.context, error)
@@ -103,10 +114,13 @@ class Leadership:
         """Prove we still lead, and extend the lease; raises LeadershipLostError otherwise."""
         self._fenced(RENEW, (self.context, self.epoch))
 
-    def save(self, position: int) -> None:
-        """Record that everything up to `position` was acked; refused unless we still lead."""
-        self._fenced(SAVE, (position, self.context, self.epoch))
-        self.position = position
+    def save(self, position: int, acked: dict[int, int] | None = None) -> None:
+        """Record that everything up to `position` was acked, and the highest offset per
+        partition if given (else as before); refused unless we still lead. Position 0 with
+        `{}` starts the log over."""
+        acked = self.acked if acked is None else acked
+        self._fenced(SAVE, (position, Jsonb({str(p): o for p, o in acked.items()}), self.context, self.epoch))
+        self.position, self.acked = position, dict(acked)
 
     def step_down(self) -> None:
         """Close the lock connection, which releases the lock if we still held it."""
@@ -147,6 +161,7 @@ def _create_table(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
         conn.execute(CREATE_TABLE)
+        conn.execute(ADD_ACKED)
 
 
 def _row(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:

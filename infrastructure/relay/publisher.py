@@ -5,6 +5,9 @@ records of one key reach the partition in the order they were sent. A batch eith
 back fully acked or raises PublishError; the caller then resends the whole batch from its
 stored position. Records of a failed batch that did reach the broker become duplicates,
 which consumers skip by event id: at-least-once, never lost.
+
+The acks also say where each record landed; `publish` returns the lowest and the highest
+offset per partition, with which the relay notices a broker that lost records (`audit`).
 """
 
 import logging
@@ -40,9 +43,10 @@ class Publisher:
         """How long one batch may wait for its acks before it counts as failed."""
         return self.settings.kafka_delivery_timeout_ms / 1000 + ACK_MARGIN_S
 
-    def publish(self, events: Sequence[IntegrationEvent]) -> None:
+    def publish(self, events: Sequence[IntegrationEvent]) -> dict[int, tuple[int, int]]:
         """Send, flush, then check every record's own future: a flush that returns says
-        nothing about whether each record succeeded."""
+        nothing about whether each record succeeded. Returns the lowest and the highest
+        acked offset of each partition written to."""
         try:
             kafka = self._connected()
             futures = [
@@ -51,10 +55,14 @@ class Publisher:
             ]
             deadline = time.monotonic() + self.ack_timeout_s
             kafka.flush(timeout=self.ack_timeout_s)
+            acked: dict[int, tuple[int, int]] = {}
             for future in futures:
-                future.get(timeout=max(0.0, deadline - time.monotonic()))
+                record = future.get(timeout=max(0.0, deadline - time.monotonic()))
+                low, high = acked.get(record.partition, (record.offset, record.offset))
+                acked[record.partition] = (min(low, record.offset), max(high, record.offset))
         except KafkaError as error:
             raise PublishError(f"{len(events)} events to {self.topic} not acked: {error!r}") from error
+        return acked
 
     def close(self) -> None:
         """Give queued records a last chance; any left are unacked and will be resent from

@@ -8,7 +8,8 @@ One step of the active relay: read the next batch after the stored position, ren
 lead (a deposed relay stops before sending), send the batch and wait for every ack, and
 only then save the new position (fenced by the epoch). A crash or a failed send between
 the send and the save republishes the batch: duplicates on Kafka, which consumers dedupe
-by event id, but never a lost event.
+by event id, but never a lost event. A broker that loses records after acking them (a
+restart of the in-memory local broker) sends the relay back to position 0 (`audit`).
 """
 
 import logging
@@ -18,15 +19,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.persistence import Notification, PersistenceError
+from kafka.errors import KafkaError
 
 from infrastructure.contracts import to_integration_event
 from infrastructure.faults.crash_points import crash_point
+from infrastructure.relay.audit import BrokerAudit, merged, regressed
 from infrastructure.relay.leadership import Leadership, LeadershipLostError
+from infrastructure.relay.options import RelayOptions, check_lease
 from infrastructure.relay.publisher import Publisher, PublishError
 from infrastructure.relay.wakeup import Wakeup
 from infrastructure.settings import Settings
@@ -42,20 +45,6 @@ class NotificationLog(Protocol):
     def select_notifications(self, start: int | None, limit: int) -> Sequence[Notification]: ...
 
     def max_notification_id(self) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class RelayOptions:
-    """Timing of one relay. The lease must outlast the longest silence of a healthy leader
-    (one send that times out plus a backoff, or one heartbeat interval): `Relay` checks."""
-
-    batch_size: int = 500
-    poll_interval_s: float = 1.0  # the fallback when no NOTIFY arrives
-    heartbeat_interval_s: float = 3.0  # how often an idle leader renews its lease
-    lease_s: float = 15.0  # a leader silent for longer is deposed by a standby
-    standby_retry_s: float = 1.0  # how often a standby tries to take the lead
-    backoff_s: float = 0.25  # after a failed batch, doubling per failure in a row ...
-    max_backoff_s: float = 2.0  # ... up to this
 
 
 class Relay:
@@ -75,9 +64,12 @@ class Relay:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leadership = Leadership(settings, context, holder, self.options.lease_s)
         self.publisher = Publisher(settings, settings.topic(context), client_id=f"relay-{context}")
+        self.audit = BrokerAudit(settings, settings.topic(context), client_id=f"relay-audit-{context}")
         self.failed_attempts = 0
+        self.restarts = 0  # how often the broker was found to have lost published events
         self._failures_in_a_row = 0
-        self._check_lease()
+        self._audit_due = 0.0
+        check_lease(self.options, self.publisher.ack_timeout_s)
 
     @property
     def position(self) -> int:
@@ -97,7 +89,10 @@ class Relay:
         wakeup = Wakeup(self.settings, self.recorder.channel_name, stop)
         try:
             while not stop.is_set():
-                if self.leadership.is_leader or self.leadership.try_acquire():
+                if self.leadership.is_leader:
+                    self._lead(stop, wakeup)
+                elif self.leadership.try_acquire():
+                    self._audit_due = 0.0  # check the broker before the first send of a new lead
                     self._lead(stop, wakeup)
                 else:
                     stop.wait(self.options.standby_retry_s)
@@ -115,9 +110,12 @@ class Relay:
             return 0
         events = [to_integration_event(self.context, self.to_domain_event(n), n.id) for n in notifications]
         self.leadership.renew()
-        self.publisher.publish(events)
+        acked = self.publisher.publish(events)
         crash_point("relay.after_send")
-        self.leadership.save(notifications[-1].id)
+        if started_over := regressed(self.leadership.acked, acked):
+            self._start_over(f"{self.publisher.topic} partitions {started_over} acked offsets already used")
+        else:
+            self.leadership.save(notifications[-1].id, merged(self.leadership.acked, acked))
         self._failures_in_a_row = 0
         return len(events)
 
@@ -125,15 +123,37 @@ class Relay:
         wakeup.listen()
         try:
             while not stop.is_set():
-                if self.publish_batch() == 0:
+                if time.monotonic() >= self._audit_due:
+                    self._audit()
+                published = self.publish_batch()
+                if published == 0:
                     self._idle(wakeup)
+                elif published < self.options.batch_size:
+                    stop.wait(self.options.linger_s)
         except LeadershipLostError as error:
             log.warning("%s; standing by", error)
-        except (PublishError, PersistenceError, psycopg.Error) as error:
+        except (PublishError, PersistenceError, psycopg.Error, KafkaError) as error:
             self.failed_attempts += 1
             self._failures_in_a_row += 1
             log.warning("%s relay: %s; retrying from position %s", self.context, error, self.position)
             stop.wait(self._backoff())
+
+    def _audit(self) -> None:
+        """Start over if the broker lost what it acked; the lease is renewed first, since the
+        audit waits on the broker (each request within the Kafka request timeout)."""
+        self.leadership.renew()
+        reason = self.audit.lost(self.position, self.leadership.acked)
+        if reason:
+            self._start_over(reason)
+        self._audit_due = time.monotonic() + self.options.audit_interval_s
+
+    def _start_over(self, reason: str) -> None:
+        """Position 0 and no offsets, fenced like any save: the whole log is published again."""
+        self.restarts += 1
+        log.warning(
+            "%s relay: %s; publishing again from position 0 (was %s)", self.context, reason, self.position
+        )
+        self.leadership.save(0, {})
 
     def _idle(self, wakeup: Wakeup) -> None:
         """Caught up: keep the lease fresh and sleep until a NOTIFY or the poll interval."""
@@ -145,15 +165,3 @@ class Relay:
 
     def _backoff(self) -> float:
         return min(self.options.max_backoff_s, self.options.backoff_s * 2.0 ** (self._failures_in_a_row - 1))
-
-    def _check_lease(self) -> None:
-        """A healthy leader renews before each send, so its longest silence is one send that
-        times out plus a backoff; a shorter lease would depose relays merely waiting for acks."""
-        longest_silence = max(
-            self.publisher.ack_timeout_s + self.options.max_backoff_s, self.options.heartbeat_interval_s
-        )
-        if self.options.lease_s <= longest_silence:
-            raise ValueError(
-                f"relay lease {self.options.lease_s}s must exceed {longest_silence}s "
-                "(Kafka delivery timeout + ack margin + backoff, or the heartbeat interval)"
-            )

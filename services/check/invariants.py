@@ -1,4 +1,4 @@
-"""Invariants I1-I6 (DESIGN.md), each a function of what the stores hold.
+"""Invariants I1-I6 (listed in the README), each a function of what the stores hold.
 
 The aggregates are folded from the event stores through the context applications, the
 provider's charges come from its own ledger, the projections are compared with a fresh
@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.fulfillment import Shipment, ShipmentStatus
-from domain.ids import payment_id
+from domain.ids import payment_id, shipment_id
 from domain.inventory import StockItem
 from domain.orders import Order, OrderStatus
 from domain.payments import Payment, PaymentStatus
@@ -42,6 +42,7 @@ class Holdings:
     shipments: Mapping[UUID, Shipment]  # by order id
     stock: Sequence[StockItem]
     provider: Sequence[ProviderOperation] | None  # None: no shared provider ledger here
+    parcels: Mapping[str, str] | None  # the carrier's parcels by booking key; None: no shared ledger
 
     def provider_net(self, order_id: UUID) -> int:
         return _net(self._operations_by_payment.get(str(payment_id(order_id)), []))
@@ -49,6 +50,13 @@ class Holdings:
     def provider_authorizations(self, order_id: UUID) -> int:
         operations = self._operations_by_payment.get(str(payment_id(order_id)), [])
         return sum(1 for op in operations if op.operation == "authorize" and op.status == "approved")
+
+    def parcel(self, order_id: UUID) -> str | None:
+        """The state of the order's parcel at the carrier ("none" if it booked nothing), or
+        None where no carrier ledger can be read."""
+        if self.parcels is None:
+            return None
+        return self.parcels.get(f"{shipment_id(order_id)}:book", "none")
 
     def held(self, order_id: UUID) -> list[str]:
         return [item.sku for item in self.stock if str(order_id) in item.reservations]
@@ -79,6 +87,7 @@ def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdi
     with connect(settings) as conn:
         ids = {context: list(store.max_versions(conn, tables[context])) for context in CONTEXTS}
         provider = store.provider_operations(conn)
+        parcels = store.carrier_parcels(conn)
     orders: list[Order] = [system.orders.repository.get(i) for i in ids["orders"]]
     payments: list[Payment] = [system.payments.repository.get(i) for i in ids["payments"]]
     shipments: list[Shipment] = [system.fulfillment.repository.get(i) for i in ids["fulfillment"]]
@@ -91,6 +100,7 @@ def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdi
         shipments={UUID(str(s.order_id)): s for s in shipments},
         stock=[system.inventory.repository.get(i) for i in ids["inventory"]],
         provider=provider,
+        parcels=parcels,
     )
 
 
@@ -139,28 +149,45 @@ def every_order_terminal(h: Holdings) -> Finding:
 
 
 def terminal_states_consistent(h: Holdings) -> Finding:
-    """I4: completed => captured and shipped; failed or cancelled => nothing captured, no stock held."""
+    """I4: completed => captured and handed over; failed or cancelled => nothing captured, no
+    stock held and no live booking, in the stores and in the provider's and the carrier's
+    own ledgers."""
     bad = []
     for order in h.orders:
-        payment, shipment = h.payments.get(order.id), h.shipments.get(order.id)
         if order.status is OrderStatus.COMPLETED:
-            paid = payment is not None and payment.status is PaymentStatus.CAPTURED
-            shipped = shipment is not None and shipment.status in (
-                ShipmentStatus.SHIPPED,
-                ShipmentStatus.DELIVERED,
-            )
-            if not (paid and shipped):
-                bad.append(
-                    f"order {order.id} completed: payment {_status(payment)}, shipment {_status(shipment)}"
-                )
+            bad += _completed_problems(h, order)
         elif order.status in STOPPED:
-            captured = payment.net_captured.cents if payment else 0
-            if captured or (h.provider is not None and h.provider_net(order.id)):
-                bad.append(f"order {order.id} {order.status}: money still captured")
-            if held := h.held(order.id):
-                bad.append(f"order {order.id} {order.status}: still holds stock of {', '.join(held)}")
+            bad += [f"order {order.id} {order.status}: {problem}" for problem in _stopped_problems(h, order)]
     finished = sum(1 for order in h.orders if order.is_terminal)
     return Finding("I4", "terminal states consistent", f"{finished} terminal orders", bad)
+
+
+def _completed_problems(h: Holdings, order: Order) -> list[str]:
+    payment, shipment, parcel = h.payments.get(order.id), h.shipments.get(order.id), h.parcel(order.id)
+    paid = payment is not None and payment.status is PaymentStatus.CAPTURED
+    shipped = shipment is not None and shipment.status is ShipmentStatus.SHIPPED
+    if paid and shipped and parcel in (None, "handed_over"):
+        return []
+    at_carrier = f", parcel at the carrier {parcel}" if parcel is not None else ""
+    return [
+        f"order {order.id} completed: payment {_status(payment)}, shipment {_status(shipment)}{at_carrier}"
+    ]
+
+
+def _stopped_problems(h: Holdings, order: Order) -> list[str]:
+    payment, shipment, parcel = h.payments.get(order.id), h.shipments.get(order.id), h.parcel(order.id)
+    problems = []
+    if (payment.net_captured.cents if payment else 0) or (
+        h.provider is not None and h.provider_net(order.id)
+    ):
+        problems.append("money still captured")
+    if held := h.held(order.id):
+        problems.append(f"still holds stock of {', '.join(held)}")
+    if shipment is not None and shipment.status not in (ShipmentStatus.FAILED, ShipmentStatus.CANCELLED):
+        problems.append(f"shipment still {shipment.status}")
+    if parcel in ("booked", "handed_over"):
+        problems.append(f"the carrier's parcel is {parcel}")
+    return problems
 
 
 def projections_equal_fresh_fold(settings: Settings, system: System) -> Finding:

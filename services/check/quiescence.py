@@ -2,11 +2,11 @@
 
 A reading is taken from PostgreSQL and Kafka, never from the processes: every stored event
 is published (the relays' positions are at the end of the notification logs, and the
-topics hold every event), the saga's consumer group has committed every record, every
-projection has applied every aggregate's latest version, and every order has a terminal
-event. The system is quiescent when two readings in a row say so and the stores did not
-grow between them: an order that has just stopped may still be compensated, and that
-shows as new events.
+topics hold every event), the saga's consumer group has committed every record, no call to
+the provider or the carrier is waiting for its answer, every projection has applied every
+aggregate's latest version, and every order has a terminal event. The system is quiescent
+when two readings in a row say so and the stores did not grow between them: an order that
+has just stopped may still be compensated, and that shows as new events.
 """
 
 import time
@@ -31,19 +31,21 @@ class Progress:
     relay_lag: int  # events stored but not past a relay's saved position
     unpublished: int  # stored events not found on their topic
     saga_lag: int  # records the saga's group has not committed
+    calls_pending: int  # calls to the provider or the carrier not yet answered
     projections_behind: Mapping[str, int]  # projection -> aggregates not at their latest version
     in_flight: int  # orders without a terminal event
 
     @property
     def settled(self) -> bool:
-        work = (self.relay_lag, self.unpublished, self.saga_lag, self.in_flight)
+        work = (self.relay_lag, self.unpublished, self.saga_lag, self.calls_pending, self.in_flight)
         return not any(work) and not any(self.projections_behind.values())
 
     def __str__(self) -> str:
         behind = sum(self.projections_behind.values())
         return (
             f"relay lag {self.relay_lag}, unpublished {self.unpublished}, saga lag {self.saga_lag},"
-            f" projections behind {behind}, orders in flight {self.in_flight}"
+            f" calls pending {self.calls_pending}, projections behind {behind},"
+            f" orders in flight {self.in_flight}"
         )
 
 
@@ -59,6 +61,7 @@ def read_progress(settings: Settings, tables: Mapping[str, str], scanner: TopicS
             relay_lag=sum(max(0, last - positions.get(c, 0)) for c, last in notifications.items()),
             unpublished=sum(len(unpublished(v, scanner)) for v in versions.values()),
             saga_lag=scanner.committed_lag("saga"),
+            calls_pending=store.pending_calls(conn, [calls_table(table) for table in tables.values()]),
             projections_behind={
                 name: len(
                     list(store.behind(expected(versions, p.contexts), store.applied_versions(conn, name)))
@@ -92,6 +95,11 @@ def wait_until_quiescent(
             say(f"  waiting for quiescence ({waited:.0f}s): {current}")
             last_said = time.monotonic()
         previous = current
+
+
+def calls_table(events_table: str) -> str:
+    """A context's calls table, named like its events table (`infrastructure/command_log.py`)."""
+    return events_table.removesuffix("_events") + "_calls"
 
 
 def expected(versions: Mapping[str, Mapping[Any, int]], contexts: tuple[str, ...]) -> dict[Any, int]:

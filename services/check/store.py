@@ -16,6 +16,7 @@ from domain.orders import Order
 
 TERMINAL_TOPICS = [Order.Completed.TOPIC, Order.Cancelled.TOPIC, Order.Failed.TOPIC]
 PROVIDER_LEDGER = "psp.operations"  # infrastructure/ledger_provider.py, the provider's own records
+CARRIER_LEDGER = "carrier.shipments"  # infrastructure/simulators/carrier/, the carrier's own records
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,25 @@ def provider_operations(conn: Connection[Any]) -> list[ProviderOperation] | None
         return None
     query = f"SELECT idempotency_key, operation, amount_cents, status FROM {PROVIDER_LEDGER}"
     return [ProviderOperation(*row) for row in conn.execute(query).fetchall()]
+
+
+def carrier_parcels(conn: Connection[Any]) -> dict[str, str] | None:
+    """The state of every parcel the carrier booked (booked, cancelled, handed_over or refused)
+    by its booking key, "<shipment id>:book"; None where no carrier keeps a shared ledger."""
+    if not exists(conn, CARRIER_LEDGER):
+        return None
+    return dict(conn.execute(f"SELECT idempotency_key, state FROM {CARRIER_LEDGER}").fetchall())
+
+
+def pending_calls(conn: Connection[Any], calls_tables: Iterable[str]) -> int:
+    """Calls to the provider or the carrier decided and not yet answered (or parked)."""
+    pending = 0
+    for table in calls_tables:
+        if exists(conn, table):
+            query = sql.SQL("SELECT count(*) FROM {} WHERE state = 'pending'").format(sql.Identifier(table))
+            row = conn.execute(query).fetchone()
+            pending += int(row[0]) if row else 0
+    return pending
 
 
 def behind(expected: Mapping[UUID, int], applied: Mapping[UUID, int]) -> Iterable[tuple[UUID, int, int]]:

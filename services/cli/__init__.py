@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from infrastructure.settings import SettingsError
-from services.cli import api, chaos, check, demo, dev, projections, relay, run, saga, simulators
+from services.cli import api, chaos, check, demo, dev, dlq, gateway, projections, relay, run, saga, simulators
 
 
 class CommandModule(Protocol):
@@ -22,7 +22,9 @@ COMMANDS: tuple[CommandModule, ...] = (
     dev,
     demo,
     saga,
+    gateway,
     projections,
+    dlq,
     relay,
     run,
     check,

@@ -43,9 +43,6 @@ def _chaos(args: argparse.Namespace) -> int:
         **isolated(settings, "chaos"),
         # A request cut off by a kill holds its key for the lease; keep the wait short.
         "ORDERS_IDEMPOTENCY_LEASE_S": "5",
-        # Under this load the saga falls minutes behind; with the usual deadline most orders
-        # would fail by it, and the paths through payment and shipment would go unexercised.
-        "ORDERS_SAGA_COMPLETE_WITHIN_S": "1800",
     }
     settings = Settings.from_env(env)
     print(f"chaos run in schema {settings.postgres_schema}, topics {settings.topic('<context>')}")

@@ -59,7 +59,7 @@ def api_client(settings: Settings) -> httpx.Client:
 
 def isolated(settings: Settings, kind: str) -> dict[str, str]:
     """The environment of a run of its own: servers, schema, topic prefix, free ports, and a
-    gateway timeout short enough that a lost provider answer holds the saga only briefly."""
+    gateway timeout short enough that a lost provider answer is asked again within seconds."""
     run_id = time.strftime("%Y%m%d_%H%M%S")
     ports = iter(free_ports(3))
     return {

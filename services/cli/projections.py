@@ -1,4 +1,4 @@
-"""`orders projector NAME`, `orders projections rebuild|status` and `orders dlq list|retry|discard`.
+"""`orders projector NAME` and `orders projections rebuild|status`.
 
 The projector runs one projection until Ctrl-C; run more of them with the same name to
 share the topics' partitions. Rebuilding from the event store builds the four context
@@ -19,7 +19,6 @@ from kafka.errors import KafkaError
 from infrastructure.contracts import CONTEXTS
 from infrastructure.database import connect
 from infrastructure.settings import Settings, SettingsError
-from projections import dlq
 from projections.catalog import PROJECTIONS, projection_named
 from projections.checksum import checksum
 from projections.errors import ProjectionError
@@ -36,35 +35,22 @@ Handler = Callable[[argparse.Namespace], int]
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     projector = subparsers.add_parser("projector", help="keep one projection up to date from Kafka")
     projector.add_argument("name", choices=sorted(PROJECTIONS))
-    projector.set_defaults(func=_reporting("projector", _projector))
+    projector.set_defaults(func=reporting("projector", _projector))
 
     projections = subparsers.add_parser("projections", help="rebuild projections or show their state")
     actions = projections.add_subparsers(title="actions", metavar="ACTION", required=True)
     rebuild = actions.add_parser("rebuild", help="drop a projection and build it again")
     rebuild.add_argument("name", choices=sorted(PROJECTIONS))
     rebuild.add_argument("--from", dest="source", choices=("kafka", "events"), required=True)
-    rebuild.set_defaults(func=_reporting("projections", _rebuild))
+    rebuild.set_defaults(func=reporting("projections", _rebuild))
     status = actions.add_parser("status", help="counters and checksum of every projection")
-    status.set_defaults(func=_reporting("projections", _status))
-
-    dead = subparsers.add_parser("dlq", help="events a projection could not apply")
-    actions = dead.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="open dead letters, oldest first")
-    listing.add_argument("--projection", choices=sorted(PROJECTIONS))
-    listing.add_argument("--all", action="store_true", help="include retried and discarded ones")
-    listing.set_defaults(func=_reporting("dlq", _list))
-    retry = actions.add_parser("retry", help="apply it again, then the events parked behind it")
-    retry.add_argument("id", type=int)
-    retry.set_defaults(func=_reporting("dlq", _retry))
-    discard = actions.add_parser("discard", help="skip it, then apply the events parked behind it")
-    discard.add_argument("id", type=int)
-    discard.set_defaults(func=_reporting("dlq", _discard))
+    status.set_defaults(func=reporting("projections", _status))
 
 
 def _projector(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    projector = Projector(_settings(kafka=True), projection_named(args.name))
+    projector = Projector(settings_for(kafka=True), projection_named(args.name))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -76,7 +62,7 @@ def _projector(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     projection = projection_named(args.name)
-    settings = _settings(kafka=args.source == "kafka")
+    settings = settings_for(kafka=args.source == "kafka")
     if args.source == "kafka":
         outcome = rebuild_from_kafka(settings, projection)
     else:
@@ -101,7 +87,7 @@ def _print_rebuilt(name: str, source: str, outcome: Outcome) -> None:
 def _status(args: argparse.Namespace) -> int:
     """Counters are totals since the last rebuild; the lines below the table are what is
     parked right now, behind a missing version or a dead letter."""
-    settings, waiting = _settings(), []
+    settings, waiting = settings_for(), []
     row = "{:<16} {:>9} {:>11} {:>7} {:>13}  {}"
     print(row.format("PROJECTION", "APPLIED", "DUPLICATES", "PARKED", "DEAD LETTERS", "CHECKSUM"))
     for projection in PROJECTIONS.values():
@@ -115,40 +101,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
-    entries = dlq.listed(_settings(), args.projection, args.all)
-    if not entries:
-        print("no dead letters" if args.all else "no open dead letters")
-    for entry in entries:
-        letter = entry.letter
-        version = letter.version if letter.version is not None else "?"
-        print(f"#{letter.id} {letter.status:<9} {letter.projection} {letter.aggregate_id or '-'} v{version}")
-        print(f"    from {letter.record.source}, {letter.dead_lettered_at:%Y-%m-%d %H:%M:%S}: {letter.error}")
-        if entry.waiting:
-            print(f"    waiting behind it: versions {', '.join(map(str, entry.waiting))}")
-    return 0
-
-
-def _retry(args: argparse.Namespace) -> int:
-    return _report(dlq.retry(_settings(), args.id), "retried")
-
-
-def _discard(args: argparse.Namespace) -> int:
-    return _report(dlq.discard(_settings(), args.id), "discarded")
-
-
-def _report(resolution: dlq.Resolution, done: str) -> int:
-    letter = resolution.letter
-    if resolution.error:
-        print(f"dead letter #{letter.id} still fails, left open: {resolution.error}", file=sys.stderr)
-        return 1
-    print(f"dead letter #{letter.id} of {letter.projection} {done}; {resolution.counts.applied} applied")
-    if resolution.waiting:
-        print(f"still parked (a version before them is missing): {', '.join(map(str, resolution.waiting))}")
-    return 0
-
-
-def _settings(*, kafka: bool = False) -> Settings:
+def settings_for(*, kafka: bool = False) -> Settings:
     settings = Settings.from_env()
     if not settings.database_url or (kafka and not settings.kafka_bootstrap_servers):
         needed = "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS are" if kafka else "DATABASE_URL is"
@@ -156,7 +109,7 @@ def _settings(*, kafka: bool = False) -> Settings:
     return settings
 
 
-def _reporting(command: str, handler: Handler) -> Handler:
+def reporting(command: str, handler: Handler) -> Handler:
     """Failures an operator can act on become one line on stderr and exit code 1."""
 
     def run(args: argparse.Namespace) -> int:

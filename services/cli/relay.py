@@ -148,7 +148,8 @@ def _position(relay: Relay) -> str:
         lag = str(relay.lag())
     except (psycopg.Error, PersistenceError):
         lag = "unknown"
-    return f"{relay.context} at {relay.position} lag {lag}"
+    restarts = f", started over {relay.restarts}x (the broker lost events)" if relay.restarts else ""
+    return f"{relay.context} at {relay.position} lag {lag}{restarts}"
 
 
 def _seconds(text: str) -> float:

@@ -1,12 +1,12 @@
-"""`orders run`: the whole system under one supervisor - the HTTP API, the relay, the saga,
-one projector per projection, and the payment provider and carrier simulators, each in a
-process of its own.
+"""`orders run`: the whole system under one supervisor - the HTTP API, the relay, the gateway,
+the saga (one process, or `--saga-workers N`), one projector per projection, and the payment
+provider and carrier simulators, each in a process of its own.
 
 Separate processes keep the failure model honest: each child holds its state only in
 PostgreSQL and Kafka, so a crash (even kill -9) costs a restart with backoff and nothing
-else, and the saga reaches the provider and the carrier only over HTTP, as it would a real
-one. They may start in any order: the saga's gateway clients and the consumers retry until
-the others answer. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
+else, and the gateway reaches the provider and the carrier only over HTTP, as it would real
+ones. They may start in any order: the gateway and the consumers retry until the others
+answer. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
 period). `children` and `supervisor` are plain functions so the demo can run the same system
 from a thread, on ports of its own.
 """
@@ -35,27 +35,43 @@ WEBHOOK_PATH = "/v1/webhooks/psp"  # where the API takes the provider's webhooks
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     run = subparsers.add_parser(
         "run",
-        help="run the API, the relay, the saga, every projector and the simulators; restart any that crash",
-        description="Run the HTTP API, the relay, the saga, one projector per projection and the payment "
-        "provider and carrier simulators as supervised child processes, restarting a crashed one with "
-        "backoff, until Ctrl-C or SIGTERM. They listen on $ORDERS_API_PORT, $ORDERS_PSP_PORT and "
-        "$ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, "
-        "or starts (or reuses) the dev stack when DATABASE_URL is not set, and then adds the URLs to its "
-        "env file. Each child logs to $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
+        help="run the API, the relay, the gateway, the saga, every projector and the simulators;"
+        " restart any that crash",
+        description="Run the HTTP API, the relay, the gateway, the saga, one projector per projection"
+        " and the payment provider and carrier simulators as supervised child processes, restarting"
+        " a crashed one with backoff, until Ctrl-C or SIGTERM. They listen on $ORDERS_API_PORT,"
+        " $ORDERS_PSP_PORT and $ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL"
+        " and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when DATABASE_URL is not"
+        " set, and then adds the URLs to its env file. Each child logs to"
+        " $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
+    )
+    run.add_argument(
+        "--saga-workers",
+        type=_between(1, 16),
+        default=1,
+        metavar="N",
+        help="saga processes, each reading a fixed share of the topics' partitions (default: 1;"
+        " at most $ORDERS_KAFKA_PARTITIONS)",
     )
     run.set_defaults(func=dev.reporting_errors(_run))
 
 
-def children() -> list[tuple[str, list[str]]]:
-    """Each process of the system by name, as the `orders` command line that runs it."""
+def children(saga_workers: int = 1) -> list[tuple[str, list[str]]]:
+    """Each process of the system by name, as the `orders` command line that runs it. Several
+    saga processes each read a fixed share of the topics' partitions (`orders saga --owner`)."""
     commands = [("psp-sim", ["psp-sim"]), ("carrier-sim", ["carrier-sim"]), ("api", ["api"])]
-    commands += [("relay", ["relay"]), ("saga", ["saga"])]
+    commands += [("relay", ["relay"]), ("gateway", ["gateway"])]
+    if saga_workers == 1:
+        commands.append(("saga", ["saga"]))
+    else:
+        share = ["--owners", str(saga_workers)]
+        commands += [(f"saga-{n + 1}", ["saga", "--owner", str(n), *share]) for n in range(saga_workers)]
     commands += [(f"projector-{name}", ["projector", name]) for name in PROJECTIONS]
     return [(name, [sys.executable, "-m", "services.cli", *argv]) for name, argv in commands]
 
 
 def supervisor(
-    settings: Settings, env: Mapping[str, str], say: Callable[[str], None] = say_now
+    settings: Settings, env: Mapping[str, str], say: Callable[[str], None] = say_now, saga_workers: int = 1
 ) -> Supervisor:
     """A supervisor for `children`, not yet started; they inherit `env` (so a test or the demo
     can set, say, ORDERS_POSTGRES_SCHEMA) with the settings' servers and `addresses` put in."""
@@ -65,7 +81,7 @@ def supervisor(
         "PYTHONUNBUFFERED": "1",
     }
     return Supervisor(
-        children(), {**env, **servers, **addresses(settings)}, settings.devstack_dir / "logs", say
+        children(saga_workers), {**env, **servers, **addresses(settings)}, settings.devstack_dir / "logs", say
     )
 
 
@@ -88,11 +104,16 @@ def addresses(settings: Settings) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     try:
         given = Settings.from_env()
+        if args.saga_workers > given.kafka_partitions:
+            raise SettingsError(
+                f"--saga-workers {args.saga_workers} is more than the topics' {given.kafka_partitions}"
+                " partitions (ORDERS_KAFKA_PARTITIONS): some saga processes would read nothing"
+            )
         settings = servers(given)
     except SettingsError as error:
         print(f"orders run: error: {error}", file=sys.stderr)
         return 1
-    supervised = supervisor(settings, os.environ)
+    supervised = supervisor(settings, os.environ, saga_workers=args.saga_workers)
     urls = {name: url for name, url in addresses(settings).items() if name in URLS}
     say_now(", ".join(f"{URLS[name]} {url}" for name, url in urls.items()))
     if given.database_url is None:  # on the dev stack: its env file names these URLs too
@@ -120,3 +141,13 @@ def servers(settings: Settings) -> Settings:
             " to use the dev stack)"
         )
     return settings
+
+
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse

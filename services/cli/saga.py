@@ -1,7 +1,10 @@
-"""`orders saga`: the order saga as a process. A consumer of the four topics (one consumer
-group) drives the orders; the deadline scheduler runs beside it and fires only while it
-holds the advisory lock, so any number of saga processes may run. Ctrl-C or SIGTERM stops
-both cleanly; offsets are committed only after an event's commands are durable.
+"""`orders saga [--owner I --owners N]`: the order saga as a process. A consumer of the four
+topics drives the orders with a pool of workers, one order at a time per worker and many
+orders at once; the deadline scheduler runs beside it and fires only while it holds the
+advisory lock. N saga processes share the topics' partitions by a fixed rule: owner I reads
+the partitions p with p % N == I (`kafka.static_consumer`), so none waits on the others to
+join a group or to rebalance. Ctrl-C or SIGTERM stops both cleanly; offsets are committed
+only up to records whose commands are durable.
 """
 
 import argparse
@@ -14,22 +17,21 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-from domain.ports import Carrier, PaymentProvider
 from infrastructure import kafka
-from infrastructure.consuming import ConsumerLoop
+from infrastructure.concurrent_consumer import ConcurrentConsumer
 from infrastructure.contracts import CONTEXTS
 from infrastructure.deadlines import AdvisoryLeadership, PostgresDeadlineStore
 from infrastructure.settings import Settings
-from services.bootstrap import System, build, edges
+from services.bootstrap import build
 from services.cli import dev
+from services.cli.dead_letters import SagaDeadLetters
 from services.saga import DeadlineScheduler, OrderSaga
+from services.saga.records import SagaRecords
 from services.saga.saga import DEFAULT_COMPLETE_WITHIN
 
 log = logging.getLogger(__name__)
 Worker = Callable[[threading.Event], None]
-# Records per poll: each may call the provider or the carrier (a slow answer, a lost one and
-# its retry), and the batch must be done within max_poll_interval_ms.
-BATCH = 20
+CONCURRENCY = 8  # orders handled at once: each mostly waits on PostgreSQL, not on the CPU
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
@@ -42,13 +44,28 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
         help="time an order has to ship before it is failed"
         f" (default: $ORDERS_SAGA_COMPLETE_WITHIN_S or {DEFAULT_COMPLETE_WITHIN.seconds})",
     )
+    saga.add_argument(
+        "--owner", type=int, default=0, metavar="I", help="which share this process reads (default: 0)"
+    )
+    saga.add_argument(
+        "--owners",
+        type=int,
+        default=1,
+        metavar="N",
+        help="how many saga processes share the partitions (default: 1)",
+    )
+    saga.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"orders handled at once, each by a thread of its own (default: {CONCURRENCY})",
+    )
     saga.set_defaults(func=dev.reporting_errors(_saga))
 
 
 def _saga(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO logs every request
     settings = Settings.from_env()
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         print(
@@ -62,29 +79,33 @@ def _saga(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     print(f"saga: consuming {', '.join(settings.topic(c) for c in CONTEXTS)}", flush=True)
     complete_within = args.complete_within or timedelta(seconds=settings.saga_complete_within_s)
-    return run(settings, stop, complete_within, *edges(settings))
+    return run(settings, stop, complete_within, args.concurrency, (args.owner, args.owners))
 
 
 def run(
     settings: Settings,
     stop: threading.Event,
     complete_within: timedelta = DEFAULT_COMPLETE_WITHIN,
-    provider: PaymentProvider | None = None,
-    carrier: Carrier | None = None,
+    concurrency: int = CONCURRENCY,
+    share: tuple[int, int] = (0, 1),
 ) -> int:
     """Consume and fire deadlines until `stop` is set (or a worker dies, which stops both);
     returns the exit code. Everything is closed on the way out."""
     failed: list[str] = []
     with ExitStack() as cleanup:
-        system = build(settings, provider, carrier)
+        system = build(settings)
         cleanup.callback(system.close)
         deadlines = PostgresDeadlineStore(settings)
         cleanup.callback(deadlines.close)
         leadership = AdvisoryLeadership(settings, "saga-deadlines")
         cleanup.callback(leadership.release)
+        saga = OrderSaga(system, deadlines, complete_within)
         threads = [
             threading.Thread(target=_until_stopped, args=(worker, stop, name, failed), name=name)
-            for name, worker in _workers(settings, system, deadlines, leadership, complete_within).items()
+            for name, worker in {
+                "saga-consumer": _consumer(settings, saga, concurrency, share).run,
+                "saga-deadlines": DeadlineScheduler(deadlines, system.orders, leadership).run,
+            }.items()
         ]
         for thread in threads:
             thread.start()
@@ -93,21 +114,17 @@ def run(
     return 1 if failed else 0
 
 
-def _workers(
-    settings: Settings,
-    system: System,
-    deadlines: PostgresDeadlineStore,
-    leadership: AdvisoryLeadership,
-    complete_within: timedelta,
-) -> dict[str, Worker]:
-    saga = OrderSaga(system, deadlines, complete_within)
+def _consumer(
+    settings: Settings, saga: OrderSaga, concurrency: int, share: tuple[int, int]
+) -> ConcurrentConsumer[Any]:
+    records = SagaRecords(saga, SagaDeadLetters(settings))
     topics = [settings.topic(context) for context in CONTEXTS]
+    owner, owners = share
     group = settings.consumer_group("saga")
-    consumer = kafka.consumer(settings, group, topics, client_id="saga", max_poll_records=BATCH)
-    return {
-        "saga-consumer": ConsumerLoop(consumer, saga.handle_batch, "saga").run,
-        "saga-deadlines": DeadlineScheduler(deadlines, system.orders, leadership).run,
-    }
+    consumer = kafka.static_consumer(settings, group, topics, owner, owners, client_id=f"saga-{owner}")
+    owned = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
+    print(f"saga: owner {owner} of {owners}, reading {', '.join(owned)}", flush=True)
+    return ConcurrentConsumer(consumer, records.route, records.handle, "saga", concurrency)
 
 
 def _until_stopped(worker: Worker, stop: threading.Event, name: str, failed: list[str]) -> None:

@@ -1,22 +1,26 @@
-"""Undoing what an order's flow did, once the order is stopped (cancelled or failed).
+"""Undoing what an order's flow did, once the order has stopped (cancelled or failed),
+declared per context as data: which command undoes the step, in which states of the
+context there is something to undo, and in which the undoing is done.
 
-Decided from what the other contexts hold now, not from which events were seen, so the
-decision is right whatever was done before a crash, a redelivery or a late event. Steps run
-in reverse order of the flow: cancel the shipment, give the money back (void an
-authorization, refund a capture), release the stock; each, once applied, is recorded on the
-order with `RecordCompensation`. A payment whose outcome is still unknown is first resolved
-by asking the provider again under the same key; if that authorizes it, the
-`PaymentAuthorized` event brings the saga back here to void it.
+    fulfillment  booked         cancel the booking          -> cancelled
+    payments     authorized     void the authorization      -> voided
+                 captured       refund what was captured    -> refunded
+    inventory    held           release the reservation     -> released
 
-Every compensating command has one id per order and step, whichever event led here (the
-stop itself, or a late authorization, capture, shipment or reservation): two passes racing
-each other issue the same command, the command log applies it once, and a refund reaches
-the provider under one key. A step whose command the log holds as applied is recorded, not
-repeated: that repairs a crash between undoing and recording.
+Decided from what the contexts hold now, not from which events were seen, so the decision
+is right whatever happened before a crash, a redelivery or a late event. A state that is
+neither (a booking or an authorization whose answer is still pending, a void under way)
+is waited for: the gateway keeps asking under the same key, and the answer's event brings
+the saga back here. So a booking whose answer was lost is resolved before it is cancelled,
+and a late authorization is voided. Each undo, once done, is recorded on the order
+(`RecordCompensation`). Every compensating command has one id per order and step,
+whichever event led here, so two passes racing each other issue the same command and the
+command log applies it once.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from domain.commands import Command
@@ -24,31 +28,13 @@ from domain.fulfillment import CancelShipment, Shipment, ShipmentStatus
 from domain.ids import caused_command_id
 from domain.inventory import ReleaseStock
 from domain.orders import Order, OrderStatus, RecordCompensation
-from domain.payments import OPEN, AuthorizePayment, Payment, PaymentStatus, RefundPayment, VoidPayment
+from domain.payments import Payment, PaymentStatus, RefundPayment, VoidPayment
 from infrastructure.contracts import IntegrationEvent
 from services.saga.steps import Step
 
-C = TypeVar("C", bound=Command)
-
 STOPPED = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
-# The stop itself, and the events that may bring something to undo after it.
-UNDO_TRIGGERS = frozenset(
-    {
-        "OrderCancelled",
-        "OrderFailed",
-        "PaymentAuthorized",
-        "PaymentCaptured",
-        "ShipmentShipped",
-        "StockReserved",
-    }
-)
-# Each compensation step and the context whose command log knows whether it was applied.
-UNDO_CONTEXTS = {
-    "shipment_cancelled": "fulfillment",
-    "payment_voided": "payments",
-    "payment_refunded": "payments",
-    "stock_released": "inventory",
-}
+HELD, RELEASED, NOTHING = "held", "released", "nothing"  # the stock's states, for an order
+REFUNDING = "refunding"  # captured, and everything captured is being given back
 
 
 @dataclass(frozen=True)
@@ -58,23 +44,46 @@ class Situation:
     order: Order
     payment: Payment | None
     shipment: Shipment | None
-    held_skus: tuple[str, ...]  # SKUs whose stock is still reserved for the order
-    applied: frozenset[str]  # steps whose compensating command the log holds as applied
+    stock: str  # HELD, RELEASED (by this compensation) or NOTHING
 
-    @property
-    def payment_unresolved(self) -> bool:
-        return self.payment is not None and self.payment.status in OPEN
+    def state(self, context: str) -> str:
+        """The context's state for the order, as the undo table names them."""
+        if context == "inventory":
+            return self.stock
+        if context == "payments" and self.payment is not None:
+            nothing_left = self.payment.status is PaymentStatus.CAPTURED and not self.payment.refundable.cents
+            return REFUNDING if nothing_left else str(self.payment.status)
+        aggregate = self.shipment if context == "fulfillment" else None
+        return str(aggregate.status) if aggregate is not None else NOTHING
 
-    def still_holds(self, step: str) -> bool:
-        """Whether the other contexts still hold what `step` gives back."""
-        payment, shipment = self.payment, self.shipment
-        if step == "shipment_cancelled":
-            return shipment is not None and shipment.status is ShipmentStatus.REQUESTED
-        if step == "payment_voided":
-            return payment is not None and payment.status is PaymentStatus.AUTHORIZED
-        if step == "payment_refunded":
-            return payment is not None and payment.status is PaymentStatus.CAPTURED
-        return bool(self.held_skus)
+
+@dataclass(frozen=True)
+class Undo:
+    """How one context's step for an order is undone once the order stops."""
+
+    step: str  # what the order records once it is done
+    context: str
+    command: type[Command]
+    needed_in: frozenset[str]  # the context's states that hold something to undo
+    done_in: frozenset[str]  # the states in which it is undone
+    fields: Callable[[Situation], dict[str, Any]] = lambda _: {}
+
+
+UNDO = (  # in reverse order of the flow
+    Undo("shipment_cancelled", "fulfillment", CancelShipment,
+         frozenset({ShipmentStatus.BOOKED}), frozenset({ShipmentStatus.CANCELLED})),
+    Undo("payment_voided", "payments", VoidPayment,
+         frozenset({PaymentStatus.AUTHORIZED}), frozenset({PaymentStatus.VOIDED})),
+    Undo("payment_refunded", "payments", RefundPayment,
+         frozenset({PaymentStatus.CAPTURED}), frozenset({PaymentStatus.REFUNDED}),
+         lambda s: {"amount": s.payment.refundable} if s.payment else {}),
+    Undo("stock_released", "inventory", ReleaseStock, frozenset({HELD}), frozenset({RELEASED}),
+         lambda s: {"skus": tuple(line.sku for line in s.order.lines)}),
+)  # fmt: skip
+UNDO_TRIGGERS = frozenset(  # the stop itself, and the events that may bring something to undo
+    {"OrderCancelled", "OrderFailed", "PaymentAuthorized", "PaymentCaptured", "PaymentVoided",
+     "PaymentRefunded", "ShipmentBooked", "ShipmentCancelled", "StockReserved", "StockReleased"}
+)  # fmt: skip
 
 
 def compensation_id(order_id: UUID, step: str) -> str:
@@ -83,50 +92,26 @@ def compensation_id(order_id: UUID, step: str) -> str:
 
 
 def compensate(situation: Situation, event: IntegrationEvent) -> tuple[Step, ...]:
-    issue = _Issuer(situation, event)
-    steps = [Step(issue.resolve_payment())] if situation.payment_unresolved else []
-    for step in UNDO_CONTEXTS:  # in reverse order of the flow
-        if step in situation.order.compensations:
+    """The undo commands to send now, and the records of the undos that are done."""
+    steps = []
+    for undo in UNDO:
+        if undo.step in situation.order.compensations:
             continue
-        record = Step(issue.record(step))
-        if step in situation.applied:
-            steps.append(record)
-        elif situation.still_holds(step):
-            steps.append(Step(issue.undo(step), then=(record,)))
-    return tuple(steps)
+        state = situation.state(undo.context)
+        if state in undo.done_in:
+            steps.append(_issue(situation, event, RecordCompensation, f"record:{undo.step}", step=undo.step))
+        elif state in undo.needed_in:
+            steps.append(_issue(situation, event, undo.command, undo.step, **undo.fields(situation)))
+    return tuple(Step(command) for command in steps)
 
 
-@dataclass(frozen=True)
-class _Issuer:
-    """Builds the compensating commands of one order, each under its one id."""
-
-    situation: Situation
-    event: IntegrationEvent
-
-    def resolve_payment(self) -> AuthorizePayment:
-        order = self.situation.order
-        return self._issue(
-            AuthorizePayment, "payment_resolved", amount=order.total, token=order.payment_token
-        )
-
-    def record(self, step: str) -> RecordCompensation:
-        return self._issue(RecordCompensation, f"record:{step}", step=step)
-
-    def undo(self, step: str) -> Command:
-        if step == "shipment_cancelled":
-            return self._issue(CancelShipment, step)
-        if step == "payment_voided":
-            return self._issue(VoidPayment, step)
-        if step == "payment_refunded":
-            assert self.situation.payment is not None
-            return self._issue(RefundPayment, step, amount=self.situation.payment.net_captured)
-        return self._issue(ReleaseStock, step, skus=tuple(line.sku for line in self.situation.order.lines))
-
-    def _issue(self, command_type: type[C], name: str, **fields: Any) -> C:
-        order_id = self.situation.order.id
-        return command_type(
-            command_id=compensation_id(order_id, name),
-            correlation_id=self.event.correlation_id,
-            causation_id=self.event.event_id,
-            **{"order_id": order_id, **fields},
-        )
+def _issue(
+    situation: Situation, event: IntegrationEvent, kind: type[Command], name: str, **fields: Any
+) -> Command:
+    order_id = situation.order.id
+    return kind(
+        command_id=compensation_id(order_id, name),
+        correlation_id=event.correlation_id,
+        causation_id=event.event_id,
+        **{"order_id": order_id, **fields},
+    )

@@ -1,96 +1,127 @@
-"""The happy path: the commands each event of an order's flow causes.
+"""The happy path, declared per context: which event makes the saga ask each context for
+which step, and what follows.
 
-    OrderPlaced               -> reserve all lines; then RESERVED, or fail "out of stock"
-    OrderStockReserved        -> authorize the order total; then PAID, or fail "payment declined"
-    OrderPaymentAuthorized    -> request the shipment; then FULFILLING
-    OrderFulfillmentRequested -> hand the parcel to the carrier
-    ShipmentShipped           -> ship the stock, capture the payment; then SHIPPED
-    ShipmentFailed            -> fail the order (its compensation follows from OrderFailed)
-    OrderShipped              -> COMPLETED
+    inventory    OrderPlaced            reserve all lines; then RESERVED, or fail "out of stock"
+                 OrderShipped           ship the reserved stock
+    payments     OrderStockReserved     authorize the order total (the provider answers later)
+                 OrderShipped           capture the authorized amount
+    fulfillment  OrderPaymentAuthorized request a shipment (the carrier books it later); FULFILLING
+                 OrderShipped           hand the booked parcel over to the carrier
+    orders       PaymentAuthorized      PAID                 PaymentDeclined  fail
+                 ShipmentBooked         SHIPPED: the point after which the order cannot stop
+                 ShipmentFailed         fail
+                 PaymentCaptured, ShipmentShipped: COMPLETED once both have happened
 
-Pure: each reaction reads the event and the order, as loaded by the saga, and returns steps.
+An order is SHIPPED as soon as its parcel is booked and before the carrier gets it: a cancel
+that lands first stops the order and its booking is cancelled; one that lands after is
+refused, and only then is the parcel handed over. Pure: a reaction reads the event, the
+order and (for completion) the other contexts' state, and returns steps.
 """
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
-from domain.fulfillment import RequestShipment, ShipShipment
+from domain.fulfillment import HandOverShipment, RequestShipment, Shipment, ShipmentStatus
 from domain.inventory import ReserveStock, ShipStock
 from domain.orders import AdvanceOrder, FailOrder, Order, OrderStatus
-from domain.payments import AuthorizePayment, CapturePayment
+from domain.payments import AuthorizePayment, CapturePayment, Payment, PaymentStatus
 from infrastructure.contracts import IntegrationEvent, Payload
-from infrastructure.contracts.fulfillment import ShipmentFailed, ShipmentShipped
-from services.saga.steps import Step, caused, chain
+from infrastructure.contracts.fulfillment import ShipmentBooked, ShipmentFailed
+from services.saga.steps import Step, caused
 
 P = TypeVar("P", bound=Payload)
-Reaction = Callable[[IntegrationEvent, Order], tuple[Step, ...]]
 
 
-def reserve_stock(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
+class Others(Protocol):
+    """What the other contexts hold for the order, read when a reaction asks."""
+
+    def payment(self) -> Payment | None: ...
+
+    def shipment(self) -> Shipment | None: ...
+
+
+Reaction = Callable[[IntegrationEvent, Order, Others], tuple[Step, ...]]
+
+
+def reserve_stock(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
     lines = tuple((line.sku, line.quantity) for line in order.lines)
     reserve = caused(event, ReserveStock, order_id=order.id, lines=lines)
-    return (
-        Step(
-            reserve,
-            then=(Step(_advance(event, order, OrderStatus.RESERVED)),),
-            otherwise=(Step(_fail(event, order, "out of stock")),),
-        ),
-    )
+    reserved, out_of_stock = _advance(event, order, OrderStatus.RESERVED), _fail(event, order, "out of stock")
+    return (Step(reserve, then=(Step(reserved),), otherwise=(Step(out_of_stock),)),)
 
 
-def authorize_payment(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
-    authorize = caused(
-        event, AuthorizePayment, order_id=order.id, amount=order.total, token=order.payment_token
-    )
-    return (
-        Step(
-            authorize,
-            expect="authorized",
-            then=(Step(_advance(event, order, OrderStatus.PAID)),),
-            otherwise=(Step(_fail(event, order, "payment declined")),),
-        ),
-    )
+def ship_stock(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(caused(event, ShipStock, order_id=order.id, skus=tuple(line.sku for line in order.lines))),)
 
 
-def request_shipment(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
+def authorize_payment(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    fields = {"order_id": order.id, "amount": order.total, "token": order.payment_token}
+    return (Step(caused(event, AuthorizePayment, **fields)),)
+
+
+def capture_payment(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(caused(event, CapturePayment, order_id=order.id)),)
+
+
+def request_shipment(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
     request = caused(event, RequestShipment, order_id=order.id, destination=str(order.shipping_address))
-    return (chain(request, _advance(event, order, OrderStatus.FULFILLING)),)
+    return (Step(request, then=(Step(_advance(event, order, OrderStatus.FULFILLING)),)),)
 
 
-def ship(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
-    return (Step(caused(event, ShipShipment, order_id=order.id)),)
+def hand_over(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(caused(event, HandOverShipment, order_id=order.id)),)
 
 
-def ship_stock_and_capture(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
-    tracking_id = _payload(event, ShipmentShipped).tracking_id
-    skus = tuple(line.sku for line in order.lines)
-    return (
-        chain(
-            caused(event, ShipStock, order_id=order.id, skus=skus),
-            caused(event, CapturePayment, order_id=order.id),
-            _advance(event, order, OrderStatus.SHIPPED, tracking_id),
-        ),
-    )
+def paid(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(_advance(event, order, OrderStatus.PAID)),)
 
 
-def fail_shipment(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
-    reason = _payload(event, ShipmentFailed).reason
-    return (Step(_fail(event, order, f"shipment failed: {reason}")),)
+def declined(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(_fail(event, order, "payment declined")),)
 
 
-def complete(event: IntegrationEvent, order: Order) -> tuple[Step, ...]:
-    return (Step(_advance(event, order, OrderStatus.COMPLETED)),)
+def shipped(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    tracking_id = _payload(event, ShipmentBooked).tracking_id
+    return (Step(_advance(event, order, OrderStatus.SHIPPED, tracking_id)),)
 
 
-FORWARD: dict[str, Reaction] = {
-    "OrderPlaced": reserve_stock,
-    "OrderStockReserved": authorize_payment,
-    "OrderPaymentAuthorized": request_shipment,
-    "OrderFulfillmentRequested": ship,
-    "ShipmentShipped": ship_stock_and_capture,
-    "ShipmentFailed": fail_shipment,
-    "OrderShipped": complete,
+def shipment_failed(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
+    return (Step(_fail(event, order, f"shipment failed: {_payload(event, ShipmentFailed).reason}")),)
+
+
+def complete_when_captured_and_handed_over(
+    event: IntegrationEvent, order: Order, others: Others
+) -> tuple[Step, ...]:
+    """Either answer may come last; each checks the other, and the later one completes."""
+    payment, shipment = others.payment(), others.shipment()
+    captured = payment is not None and payment.status is PaymentStatus.CAPTURED
+    handed_over = shipment is not None and shipment.status is ShipmentStatus.SHIPPED
+    return (Step(_advance(event, order, OrderStatus.COMPLETED)),) if captured and handed_over else ()
+
+
+INVENTORY: Mapping[str, Reaction] = {"OrderPlaced": reserve_stock, "OrderShipped": ship_stock}
+PAYMENTS: Mapping[str, Reaction] = {"OrderStockReserved": authorize_payment, "OrderShipped": capture_payment}
+FULFILLMENT: Mapping[str, Reaction] = {"OrderPaymentAuthorized": request_shipment, "OrderShipped": hand_over}
+ORDERS: Mapping[str, Reaction] = {
+    "PaymentAuthorized": paid,
+    "PaymentDeclined": declined,
+    "ShipmentBooked": shipped,
+    "ShipmentFailed": shipment_failed,
+    "PaymentCaptured": complete_when_captured_and_handed_over,
+    "ShipmentShipped": complete_when_captured_and_handed_over,
 }
+
+
+def _merged(*tables: Mapping[str, Reaction]) -> dict[str, tuple[Reaction, ...]]:
+    """Every reaction to each event type, in the order the tables are given."""
+    merged: dict[str, tuple[Reaction, ...]] = {}
+    for table in tables:
+        for kind, reaction in table.items():
+            merged[kind] = (*merged.get(kind, ()), reaction)
+    return merged
+
+
+FORWARD = _merged(INVENTORY, PAYMENTS, FULFILLMENT, ORDERS)
 
 
 def _advance(event: IntegrationEvent, order: Order, step: OrderStatus, tracking_id: str = "") -> AdvanceOrder:

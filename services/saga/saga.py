@@ -1,30 +1,37 @@
 """The order saga: drives every order through the four contexts, one integration event at a
 time, and undoes what was done when an order stops.
 
-Handing it the same event twice, or an old event late, changes nothing: every command it
-sends has an id derived from the event that caused it (compensations: from the order's
-stop), so the command log answers a repeat with the first outcome, and the decisions read
-the current state, not what the saga remembers (it remembers nothing). A refusal means the
-order moved on (cancelled meanwhile, say): it is logged, and the compensation path, driven
-by the stop's own event, puts things right. Any other error propagates, so the consumer
-rewinds and the event comes again: `PaymentOutcomeUnknownError` is retried that way, and
-the retry asks the provider under the same key.
+It decides and records; it never waits on the outside world. Each step is a command to a
+context, applied in PostgreSQL; a step that needs the payment provider or the carrier
+records the call, which a gateway worker performs (`services/gateway.py`), and the answer
+comes back as an event. Handing the saga the same event twice, or an old event late,
+changes nothing: every command it sends has an id derived from the event that caused it
+(compensations: from the order's stop), so the command log answers a repeat with the first
+outcome, and the decisions read the current state, not what the saga remembers (it
+remembers nothing). A refusal means the order moved on (cancelled meanwhile, say): it is
+logged, and the compensation path, driven by the stop's own event, puts things right.
+Any other error propagates to the caller (`services/saga/records.py`), which retries the
+record later or, if it can never be handled, parks it as a dead letter.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from domain.errors import NotFoundError, RuleViolationError
+from domain.fulfillment import Shipment
 from domain.orders import Order
+from domain.payments import Payment
 from domain.ports import Deadline, DeadlineStore
 from infrastructure.contracts import IntegrationEvent
 from infrastructure.faults.crash_points import crash_point
 from services.saga.compensation import (
+    HELD,
+    NOTHING,
+    RELEASED,
     STOPPED,
-    UNDO_CONTEXTS,
     UNDO_TRIGGERS,
     Situation,
     compensate,
@@ -41,12 +48,7 @@ T = TypeVar("T")
 
 COMPLETE_BY = "complete-by"
 DEFAULT_COMPLETE_WITHIN = timedelta(seconds=120)
-
-
-class Delivered(Protocol):
-    """One consumed record (`infrastructure.consuming.Delivery`), decoded on demand."""
-
-    def event(self) -> IntegrationEvent: ...
+RELEVANT = frozenset(FORWARD) | UNDO_TRIGGERS  # every other event type is passed over unread
 
 
 class OrderSaga:
@@ -56,18 +58,13 @@ class OrderSaga:
         self.system = system
         self.deadlines = deadlines
         self.complete_within = complete_within
-        self._contexts = {app.name.lower(): app for app in system.contexts}
         self._handling = {command: app for app in system.contexts for command in app.handlers()}
 
-    def handle_batch(self, deliveries: Sequence[Delivered]) -> None:
-        """The consumer loop's handler: in order, and all or (by raising) none committed."""
-        for delivery in deliveries:
-            self.handle(delivery.event())
-        crash_point("saga.before_offset_commit")
-
     def handle(self, event: IntegrationEvent) -> None:
+        """React to one event of an order. Raises `NotFoundError` for an event about an
+        order that does not exist: a record no retry can fix."""
         kind = event.event_type
-        if kind not in FORWARD and kind not in UNDO_TRIGGERS:
+        if kind not in RELEVANT:
             return
         event.payload()  # validate what we act on against its published schema
         order = self.system.orders.order(UUID(event.data["order_id"]))
@@ -76,8 +73,10 @@ class OrderSaga:
         if order.status in STOPPED:
             if kind in UNDO_TRIGGERS:
                 self._compensate(order, event)
-        elif not order.is_terminal and kind in FORWARD:
-            self.perform(FORWARD[kind](event, order))
+        elif not order.is_terminal:
+            others = _Others(self.system, order.id)
+            for reaction in FORWARD.get(kind, ()):
+                self.perform(reaction(event, order, others))
 
     def perform(self, steps: Iterable[Step]) -> None:
         """Send each step's command; then its `then` steps, or its `otherwise` steps."""
@@ -86,12 +85,10 @@ class OrderSaga:
 
     def _compensate(self, order: Order, event: IntegrationEvent) -> None:
         """`perform` the compensation, with a crash point after each step that succeeded:
-        between an undo and its record on the order, which the next pass must repair."""
+        between an undo and its record on the order, which a later pass must still do."""
         for step in compensate(self._situation(order), event):
-            succeeded = self._succeeds(step)
-            if succeeded:
+            if self._succeeds(step):
                 crash_point("saga.after_compensation_step")
-            self.perform(step.then if succeeded else step.otherwise)
 
     def _succeeds(self, step: Step) -> bool:
         command = step.command
@@ -110,20 +107,28 @@ class OrderSaga:
 
     def _situation(self, order: Order) -> Situation:
         """What the other contexts hold for a stopped order, read now."""
-        system, key = self.system, str(order.id)
-        stock = (system.inventory.stock_item(line.sku) for line in order.lines)
-        return Situation(
-            order=order,
-            payment=_found(lambda: system.payments.payment_of(order.id)),
-            shipment=_found(lambda: system.fulfillment.shipment_of(order.id)),
-            held_skus=tuple(item.sku for item in stock if key in item.reservations),
-            applied=frozenset(step for step in UNDO_CONTEXTS if self._applied(order.id, step)),
-        )
+        others = _Others(self.system, order.id)
+        return Situation(order, others.payment(), others.shipment(), self._stock(order))
 
-    def _applied(self, order_id: UUID, step: str) -> bool:
-        log_of_context = self._contexts[UNDO_CONTEXTS[step]].command_log
-        record = log_of_context.find_command(compensation_id(order_id, step))
-        return record is not None and "result" in record.outcome
+    def _stock(self, order: Order) -> str:
+        inventory, key = self.system.inventory, str(order.id)
+        if any(key in inventory.stock_item(line.sku).reservations for line in order.lines):
+            return HELD
+        released = inventory.command_log.find_command(compensation_id(order.id, "stock_released"))
+        return RELEASED if released is not None and "result" in released.outcome else NOTHING
+
+
+class _Others:
+    """The payment and the shipment of one order, loaded when first asked for."""
+
+    def __init__(self, system: "System", order_id: UUID) -> None:
+        self._system, self._order_id = system, order_id
+
+    def payment(self) -> Payment | None:
+        return _found(lambda: self._system.payments.payment_of(self._order_id))
+
+    def shipment(self) -> Shipment | None:
+        return _found(lambda: self._system.fulfillment.shipment_of(self._order_id))
 
 
 def _found(load: Callable[[], T]) -> T | None:

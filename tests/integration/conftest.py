@@ -11,6 +11,7 @@ import pytest
 from support.isolation import environment, isolated_settings
 from support.running import RUN, stop
 
+from infrastructure.devstack import LocalBroker, free_port
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 
@@ -27,6 +28,18 @@ def system(settings: Settings) -> Iterator[System]:
     system = build(settings)
     yield system
     system.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A broker of the test's own, on a port of its own, so that pausing, cutting off or
+    restarting it disturbs no other test."""
+    broker = LocalBroker(tmp_path, free_port())
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture

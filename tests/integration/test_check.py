@@ -19,7 +19,7 @@ from psycopg import sql
 from support.isolation import environment, on_free_ports
 from support.orders import PRICE, place_order
 
-from domain.ids import payment_id
+from domain.ids import payment_id, shipment_id
 from domain.inventory import ReserveStock, RestockSku
 from domain.orders import CancelOrder
 from infrastructure.settings import Settings
@@ -56,9 +56,19 @@ def test_a_finished_system_passes_and_each_violation_is_named(settings: Settings
     stranded = place_order(system, token="tok_ok")
     system.inventory.execute(ReserveStock(command_id="reserve", order_id=stranded, lines=(("SKU-1", 1),)))
     system.orders.execute(CancelOrder(command_id="cancel", order_id=stranded, reason="customer"))
-    # Behind the system's back: the provider charges the paid order a second time, and a
+    # Behind the system's back: the provider charges the paid order a second time, the
+    # carrier takes back its parcel's hand-over and books one for the cancelled order, and a
     # read-model row is edited.
     with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        conn.execute(
+            "UPDATE carrier.shipments SET state = 'booked' WHERE idempotency_key = %s",
+            (f"{shipment_id(paid)}:book",),
+        )
+        conn.execute(
+            "INSERT INTO carrier.shipments (idempotency_key, destination, status, tracking_id, reason,"
+            " fingerprint, answers_to_lose, state) VALUES (%s, 'x', 'accepted', %s, '', '', 0, 'booked')",
+            (f"{shipment_id(stranded)}:book", f"TRK-ROGUE-{uuid.uuid4().hex[:8]}"),
+        )
         conn.execute(
             "INSERT INTO psp.operations (idempotency_key, operation, amount_cents, status, reference)"
             " VALUES (%s, 'capture', %s, 'approved', 'rogue')",
@@ -73,6 +83,8 @@ def test_a_finished_system_passes_and_each_violation_is_named(settings: Settings
     assert finding(report, "I2") == []
     assert finding(report, "I3") == []  # cancelled is terminal
     assert any(str(stranded) in v and "still holds stock of SKU-1" in v for v in finding(report, "I4"))
+    assert any(str(stranded) in v and "the carrier's parcel is booked" in v for v in finding(report, "I4"))
+    assert any(str(paid) in v and "parcel at the carrier booked" in v for v in finding(report, "I4"))
     assert any(v.startswith("order_summary: live checksum") for v in finding(report, "I5"))
     assert any(str(stranded) in v and "not on" in v for v in finding(report, "I6"))
 

@@ -1,6 +1,6 @@
-"""The payments context calling the provider simulator over HTTP: an answer lost after the
-charge leaves the payment unknown, and the same command, executed again, completes it with
-the one charge the provider already made."""
+"""The payments context's gateway calling the provider simulator over HTTP: an answer lost
+after the charge leaves the call pending, and the next attempt, under the same key,
+completes the payment with the one charge the provider already made."""
 
 from collections.abc import Iterator
 from uuid import uuid4
@@ -14,7 +14,7 @@ from infrastructure.gateways import HttpPaymentProvider, RetryPolicy
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp import tokens
 from services.bootstrap import System, build
-from services.payments import PaymentOutcomeUnknownError
+from services.gateway import Gateway, GatewayOptions
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def system(psp: Served) -> Iterator[System]:
     provider.close()
 
 
-def test_a_lost_answer_leaves_the_payment_unknown_and_a_retry_completes_it_with_one_charge(
+def test_a_lost_answer_leaves_the_call_pending_and_the_next_attempt_completes_it_with_one_charge(
     system: System, psp: Served
 ) -> None:
     command = AuthorizePayment(
@@ -45,14 +45,16 @@ def test_a_lost_answer_leaves_the_payment_unknown_and_a_retry_completes_it_with_
         amount=Money(4200, "EUR"),
         token=tokens.TIMEOUT_AFTER_CHARGE,
     )
-    with pytest.raises(PaymentOutcomeUnknownError):
-        system.payments.execute(command)
-    assert system.payments.payment_of(command.order_id).status is PaymentStatus.UNKNOWN
+    system.payments.execute(command)
+    gateway = Gateway(system.payments, system.payments.calls, GatewayOptions(backoff_s=0.0, lease_s=0.0))
+    assert gateway.perform_due() == 1
+    assert system.payments.payment_of(command.order_id).status is PaymentStatus.REQUESTED
+    assert system.payments.calls.pending() == 1
     [charge] = psp.charges(str(command.order_id))  # the provider did charge
 
-    receipt = system.payments.execute(command)
+    assert gateway.perform_due() == 1
 
-    assert receipt.result["status"] == "authorized"
+    assert system.payments.payment_of(command.order_id).status is PaymentStatus.AUTHORIZED
     assert system.payments.payment_of(command.order_id).provider_ref == charge["reference"]
     assert psp.charges(str(command.order_id)) == [charge]
     assert [key for _, key in psp.posts] == [charge["idempotency_key"]] * 2

@@ -1,4 +1,5 @@
-"""RELIABILITY S6: a projector dies after its DB commit, before its offset commit.
+"""Failure scenario S6 (docs/FAILURE-MODES.md): a projector dies after its DB commit, before
+its offset commit.
 
 The batch's effect and its version records are committed; its offsets are not. The
 restarted projector gets the same batch again, skips every record of it as a duplicate,

@@ -130,4 +130,4 @@ def test_an_unknown_dead_letter_id_is_reported_in_one_line(
         "orders dlq: error: no dead letter with id 424242 (see `orders dlq list --all`)\n"
     )
     assert main(["dlq", "list"]) == 0
-    assert capsys.readouterr().out == "no open dead letters\n"
+    assert capsys.readouterr().out == "no open dead letters, no parked calls\n"

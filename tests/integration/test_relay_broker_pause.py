@@ -1,9 +1,8 @@
-"""RELIABILITY S8: the broker stops answering. The relay's sends fail after the delivery
-timeout, its position stays where the acks left it, and everything is published once the
-broker is back. The broker is the test's own, so pausing it disturbs no other test."""
+"""Failure scenario S8 (docs/FAILURE-MODES.md): the broker stops answering. The relay's sends
+fail after the delivery timeout, its position stays where the acks left it, and everything
+is published once the broker is back. The broker is the test's own, so pausing it disturbs no other test."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from support.relaying import (
@@ -20,23 +19,13 @@ from support.relaying import (
     wait_until_published,
 )
 
-from infrastructure.devstack import LocalBroker, free_port
+from infrastructure.devstack import LocalBroker
 from infrastructure.relay import RelayOptions
 
 pytestmark = pytest.mark.integration
 
 # Sends fail 1.5 s (+1 s ack margin) after the broker froze; the lease outlasts that.
 OPTIONS = RelayOptions(poll_interval_s=0.2, heartbeat_interval_s=1.0, lease_s=30.0, max_backoff_s=0.5)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    broker = LocalBroker(tmp_path, free_port())
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The relay as a process: killed between send and position save (RELIABILITY S4), and
+"""The relay as a process: killed between send and position save (failure scenario S4), and
 paused past its lease while another relay takes over (S5). Nothing is lost either way."""
 
 import os

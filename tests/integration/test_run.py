@@ -28,7 +28,15 @@ from services.bootstrap import System
 
 pytestmark = pytest.mark.integration
 
-CHILDREN = {"api", "psp-sim", "carrier-sim", "relay", "saga", *(f"projector-{name}" for name in PROJECTIONS)}
+CHILDREN = {
+    "api",
+    "psp-sim",
+    "carrier-sim",
+    "relay",
+    "gateway",
+    "saga",
+    *(f"projector-{name}" for name in PROJECTIONS),
+}
 
 
 @pytest.fixture
@@ -51,9 +59,9 @@ def test_orders_complete_across_the_processes_a_killed_saga_restarts_and_ctrl_c_
         ("capture", "approved"),
     ]
     assert announced(settings, order_id) == {"payment.authorized", "payment.captured"}
-    key = f"{shipment_id(order_id)}:ship"
+    key = f"{shipment_id(order_id)}:book"
     booked = [b for b in get(settings.carrier_port, "/shipments")["shipments"] if b["idempotency_key"] == key]
-    assert [b["status"] for b in booked] == ["accepted"]
+    assert [(b["status"], b["state"]) for b in booked] == [("accepted", "handed_over")]
     health = wait_until(lambda: answer(f"http://127.0.0.1:{settings.api_port}/healthz"), "the API to answer")
     assert health.status_code == 200
 

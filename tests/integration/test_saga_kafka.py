@@ -1,8 +1,9 @@
 """The saga as its process runs it (`services.cli.saga.run`): a Kafka consumer group over the
-four topics, real PostgreSQL behind every context. The relay is built separately, so a
-small stand-in publishes the contexts' stored events here, as documented: keyed by
-aggregate id, with the envelope's headers. Outcomes are read from the event store, the
-command logs and the fakes at the edges."""
+four topics, real PostgreSQL behind every context, and gateway workers performing the calls
+to a provider and a carrier kept in memory, so that a test can count what they did. The
+relay is built separately, so a small stand-in publishes the contexts' stored events here,
+as documented: keyed by aggregate id, with the envelope's headers. Outcomes are read from
+the event store, the command logs, the dead letters and the fakes at the edges."""
 
 import threading
 import time
@@ -16,18 +17,19 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from psycopg import sql
-from support.orders import place_order
+from support.orders import ADDRESS, PRICE, place_order
 
 from domain.ids import payment_id, shipment_id, stock_item_id
 from domain.inventory import RestockSku
-from domain.orders import OrderStatus
+from domain.orders import Order, OrderLine, OrderStatus, PlaceOrder
 from infrastructure import kafka
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.contracts import CONTEXTS, to_integration_event
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
-from services.bootstrap import System
+from services.bootstrap import System, build
 from services.cli import saga as saga_process
+from services.gateway import GatewayOptions
 
 pytestmark = pytest.mark.integration
 
@@ -106,12 +108,16 @@ def running(
     relays: list[StandInRelay] = []
     threads: list[threading.Thread] = []
 
+    edges = build(settings, provider, carrier)  # what the gateway workers call
+
     def saga() -> None:
-        exit_codes.append(saga_process.run(settings, stop, timedelta(seconds=120), provider, carrier))
+        exit_codes.append(saga_process.run(settings, stop, timedelta(seconds=120)))
 
     def start(copies: int) -> StandInRelay:
         relays.append(relay := StandInRelay(settings, system, copies))
         threads.extend([threading.Thread(target=saga), threading.Thread(target=relay.run, args=(stop,))])
+        gateways = edges.gateways(GatewayOptions(workers=4, backoff_s=0.05, poll_s=0.05))
+        threads.extend(threading.Thread(target=gateway.run, args=(stop,)) for gateway in gateways)
         for thread in threads:
             thread.start()
         return relay
@@ -122,6 +128,7 @@ def running(
         thread.join(timeout=30)
     for relay in relays:
         relay.producer.close()
+    edges.close()
     assert not any(thread.is_alive() for thread in threads)
     assert exit_codes == [0]
 
@@ -227,8 +234,8 @@ def test_over_kafka_every_record_delivered_twice_and_all_again_later_causes_no_s
     assert before[0] == {  # one command per step, though every event came at least three times
         "orders": {"PlaceOrder": 1, "AdvanceOrder": 5},
         "inventory": {"RestockSku": 1, "ReserveStock": 1, "ShipStock": 1},
-        "payments": {"AuthorizePayment": 1, "CapturePayment": 1},
-        "fulfillment": {"RequestShipment": 1, "ShipShipment": 1},
+        "payments": {"AuthorizePayment": 1, "CapturePayment": 1, "RecordProviderAnswer": 2},
+        "fulfillment": {"RequestShipment": 1, "HandOverShipment": 1, "RecordCarrierAnswer": 2},
     }
     assert topics(system, order_id) == [
         "OrderPlaced",
@@ -241,14 +248,20 @@ def test_over_kafka_every_record_delivered_twice_and_all_again_later_causes_no_s
     assert topics(system, payment_id(order_id)) == [
         "PaymentRequested",
         "PaymentAuthorized",
+        "PaymentCaptureRequested",
         "PaymentCaptured",
     ]
-    assert topics(system, shipment_id(order_id)) == ["ShipmentRequested", "ShipmentShipped"]
+    assert topics(system, shipment_id(order_id)) == [
+        "ShipmentRequested",
+        "ShipmentBooked",
+        "ShipmentHandOverRequested",
+        "ShipmentShipped",
+    ]
     assert [len(provider.operations(op)) for op in ("authorize", "capture")] == [1, 1]
     assert len(carrier.bookings()) == 1
 
 
-def test_over_kafka_a_lost_authorization_answer_is_asked_again_on_redelivery_and_charged_once(
+def test_over_kafka_a_lost_authorization_answer_is_asked_again_and_charged_once(
     system: System, provider: InMemoryPaymentProvider, running: Callable[[int], StandInRelay]
 ) -> None:
     sku = f"SKU-{uuid4().hex[:8]}"
@@ -262,7 +275,49 @@ def test_over_kafka_a_lost_authorization_answer_is_asked_again_on_redelivery_and
     assert provider.operations("authorize") == [(f"{payment_id(order_id)}:authorize", 1250)]
     assert topics(system, payment_id(order_id)) == [
         "PaymentRequested",
-        "PaymentOutcomeUnknown",
         "PaymentAuthorized",
+        "PaymentCaptureRequested",
         "PaymentCaptured",
     ]
+
+
+def test_over_kafka_a_record_the_saga_cannot_act_on_is_parked_and_the_partition_moves_on(
+    settings: Settings, system: System, running: Callable[[int], StandInRelay]
+) -> None:
+    """A malformed record and an event about no order are dead letters: they are parked with
+    their reason while the orders behind them on the same partitions complete."""
+    sku = f"SKU-{uuid4().hex[:8]}"
+    restock(system, sku, 10)
+    relay = running(1)
+    topic = settings.topic("orders")
+    for partition in (0, 1):  # on every partition, ahead of the order
+        relay.producer.send(topic, b"{not json", partition=partition).get(timeout=10)
+    ghost = to_integration_event("orders", stored_event_of_an_order_nobody_placed(), 1)
+    relay.producer.send(topic, ghost.to_bytes(), ghost.key, ghost.headers()).get(timeout=10)
+    order_id = place_order(system, sku, 1)
+    wait_for(lambda: is_terminal(system, order_id), "the order behind the poison to end")
+
+    assert system.orders.order(order_id).status is OrderStatus.COMPLETED
+    wait_for(lambda: len(saga_dead_letters(settings)) == 3, "three dead letters")
+    reasons = sorted(saga_dead_letters(settings))
+    assert [reason.split(":")[0] for reason in reasons] == [
+        "UnknownOrderError",
+        "unreadable",
+        "unreadable",
+    ]
+
+
+def stored_event_of_an_order_nobody_placed() -> object:
+    """An OrderPlaced as the relay would publish it, for an order no event store holds."""
+    command = PlaceOrder(
+        command_id="ghost", order_id=uuid4(), customer_id="c", currency="EUR",
+        lines=(OrderLine("GHOST", 1, PRICE),), shipping_address=ADDRESS, payment_token="tok_ok",
+    )  # fmt: skip
+    return Order.place(command, is_known_sku=lambda _: True).collect_events()[0]
+
+
+def saga_dead_letters(settings: Settings) -> list[str]:
+    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        table = sql.Identifier(settings.postgres_schema, "projection_dead_letters")
+        query = sql.SQL("SELECT error FROM {} WHERE projection = 'saga' AND status = 'open'").format(table)
+        return [error for (error,) in conn.execute(query).fetchall()]

@@ -1,6 +1,6 @@
-"""RELIABILITY S1, S2, S3, S11 and S12 with real processes: `orders api`, the relay, the saga
-and the simulators as `orders run` starts them, under its supervisor, on the session's
-PostgreSQL and broker.
+"""Failure scenarios S1, S2, S3, S11 and S12 (docs/FAILURE-MODES.md) with real processes:
+`orders api`, the relay, the saga, the gateway and the simulators as `orders run` starts
+them, under its supervisor, on the session's PostgreSQL and broker.
 
 Each crash is placed, not hoped for: a named crash point armed once
 (infrastructure/faults/crash_points.py) ends the child at that line, the supervisor starts it
@@ -41,7 +41,7 @@ from services.bootstrap import System
 pytestmark = pytest.mark.integration
 
 API_ONLY = {"api"}
-SAGA_AND_PROVIDERS = {"psp-sim", "carrier-sim", "relay", "saga"}
+SAGA_AND_PROVIDERS = {"psp-sim", "carrier-sim", "relay", "saga", "gateway"}
 # An Idempotency-Key's claim lapses after this long, so that a retry may take over the claim
 # of a request whose process died.
 LEASE = {"ORDERS_IDEMPOTENCY_LEASE_S": "1"}
@@ -147,29 +147,28 @@ def test_s3_a_commit_whose_answer_the_api_lost_is_answered_from_the_command_log_
     assert count_commands(settings, "orders", "PlaceOrder") == 1
 
 
-# Where the saga's process learns the provider's answer: in the HTTP client, before it returns
-# the answer, and in the payments context, before the payment records it.
-@pytest.mark.parametrize("point", ["gateway.after_response", "saga.after_psp_call"])
-def test_s11_a_lost_authorization_answer_and_a_saga_killed_after_the_provider_answered_charge_once(
+# Where the gateway's process learns the provider's answer: in the HTTP client, before it
+# returns the answer, and in the gateway, before the payments context records it.
+@pytest.mark.parametrize("point", ["gateway.after_response", "gateway.after_call"])
+def test_s11_a_lost_authorization_answer_and_a_gateway_killed_after_the_provider_answered_charge_once(
     settings: Settings, system: System, point: str
 ) -> None:
     sku = stocked(system, 5)
-    # One attempt per gateway call: the lost answer reaches the saga as an unknown outcome,
-    # and the saga's redelivery, not the gateway, asks the provider again. That second
-    # answer is the first the saga's process receives, so the crash point fires on it.
-    one_attempt = {"ORDERS_GATEWAY_ATTEMPTS": "1"}
-    with supervised(settings, SAGA_AND_PROVIDERS, f"{point}@once", **one_attempt) as running:
+    # The first answer is lost: the call stays pending and is asked again under the same key.
+    # That second answer is the first the gateway's process receives, so the crash point
+    # fires on it; the restarted gateway claims the call once its lease has passed.
+    with supervised(settings, SAGA_AND_PROVIDERS, f"{point}@once") as running:
         order_id = place_order(system, sku, token=tokens.TIMEOUT_AFTER_CHARGE)
         order = ended(system, order_id)
         charged = charges(settings, order_id)
 
-    assert running.fired(point) and running.crashes("saga") == 1
+    assert running.fired(point) and running.crashes("gateway") == 1
     assert charged == [("authorize", "approved"), ("capture", "approved")]
     assert order.status is OrderStatus.COMPLETED
     assert payment_events(settings, order_id) == [
         "PaymentRequested.v1",
-        "PaymentOutcomeUnknown.v1",  # the lost answer, recorded before the saga asked again
         "PaymentAuthorized.v1",  # after the crash, from the provider's record of the first charge
+        "PaymentCaptureRequested.v1",
         "PaymentCaptured.v1",
     ]
 
@@ -179,7 +178,9 @@ def test_s12_a_saga_killed_while_compensating_a_declined_payment_releases_the_st
 ) -> None:
     restocked = 5
     sku = stocked(system, restocked)
-    with supervised(settings, {"psp-sim", "relay", "saga"}, "saga.after_compensation_step@once") as running:
+    with supervised(
+        settings, {"psp-sim", "relay", "saga", "gateway"}, "saga.after_compensation_step@once"
+    ) as running:
         order_id = place_order(system, sku, quantity=2, token=tokens.DECLINE)
         order = wait_until(
             lambda: compensated(system, order_id),
@@ -197,6 +198,24 @@ def test_s12_a_saga_killed_while_compensating_a_declined_payment_releases_the_st
     item = system.inventory.stock_item(sku)
     assert item.reserved == 0, "nothing is held for a failed order"
     assert item.available + item.reserved + item.shipped == restocked, "stock is conserved"
+
+
+def test_a_saga_killed_before_committing_its_offsets_handles_the_records_again_to_no_second_effect(
+    settings: Settings, system: System
+) -> None:
+    sku = stocked(system, 5)
+    with supervised(settings, SAGA_AND_PROVIDERS, "consumer.before_offset_commit@once") as running:
+        order_id = place_order(system, sku)
+        order = ended(system, order_id)
+        charged = charges(settings, order_id)
+
+    assert running.fired("consumer.before_offset_commit") and running.crashes("saga") == 1
+    assert order.status is OrderStatus.COMPLETED
+    # The restarted saga read again what it had handled and not committed: every command it
+    # sent again was answered from a command log, so each step is one command, one effect.
+    assert count_commands(settings, "orders", "AdvanceOrder") == 5
+    assert count_commands(settings, "payments", "AuthorizePayment") == 1
+    assert charged == [("authorize", "approved"), ("capture", "approved")]
 
 
 @contextmanager

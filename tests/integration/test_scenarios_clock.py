@@ -1,4 +1,4 @@
-"""RELIABILITY S15: the clock jumps by 10 minutes, forward and back.
+"""Failure scenario S15 (docs/FAILURE-MODES.md): the clock jumps by 10 minutes, forward and back.
 
 Two decisions depend on a clock. The Idempotency-Key store decides when a kept response
 expires (its TTL) and when a crashed request's claim lapses: the PostgreSQL store by the

@@ -1,4 +1,5 @@
-"""RELIABILITY S13 and S17: many writers at once on one PostgreSQL server.
+"""Failure scenarios S13 and S17 (docs/FAILURE-MODES.md): many writers at once on one
+PostgreSQL server.
 
 S13: buyers race for the last units of one SKU. Each buyer has an inventory application of
 its own (its own connections and aggregate cache, as separate processes would), so the race

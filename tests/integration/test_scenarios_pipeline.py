@@ -1,4 +1,5 @@
-"""RELIABILITY S7-S10: faults on the way from the event store through Kafka to a read model.
+"""Failure scenarios S7-S10 (docs/FAILURE-MODES.md): faults on the way from the event store
+through Kafka to a read model.
 
 The processes under test are real: `orders relay --context inventory` and `orders projector
 stock`. So are the faults: a crash point inside the projector's open transaction (S7),
@@ -84,17 +85,6 @@ def projector_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """A broker of the test's own, so that pausing it disturbs no other test."""
-    broker = LocalBroker(tmp_path, free_port())
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""Order flows driven through the real context applications, as the saga will drive them:
-each flow leaves events in all four notification logs for the projections to consume."""
+"""Order flows driven through the real context applications, as the saga drives them: each
+flow leaves events in all four notification logs for the projections to consume. The calls
+to the provider and the carrier that the commands decide are performed at once, in process,
+by the system's gateways."""
 
 import uuid
 
-from domain.fulfillment import RecordShipmentShipped, RequestShipment
+from domain.fulfillment import HandOverShipment, RequestShipment
 from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock
 from domain.money import Money
 from domain.orders import (
@@ -18,6 +20,7 @@ from domain.orders import (
 )
 from domain.payments import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
 from services.bootstrap import System
+from services.saga.pump import AT_ONCE
 
 ADDRESS = ShippingAddress(
     name="Test Customer", line1="1 Test Lane", city="Delft", postal_code="2611", country="NL"
@@ -45,6 +48,7 @@ def place_order(system: System, sku: str = "SKU-1", quantity: int = 1, token: st
 class OrderFlows:
     def __init__(self, system: System) -> None:
         self.system = system
+        self.gateways = system.gateways(AT_ONCE)
 
     def restock(self, sku: str, quantity: int) -> None:
         self.system.inventory.execute(RestockSku(command_id=str(uuid.uuid4()), sku=sku, quantity=quantity))
@@ -52,22 +56,21 @@ class OrderFlows:
     def completed(self, *lines: tuple[str, int], refund_cents: int = 0) -> uuid.UUID:
         """Placed, reserved, paid, shipped, captured and completed; optionally part refunded."""
         order_id = self._reserved_and_paid(lines, "tok_ok")
-        self._run(
-            self.system.fulfillment,
-            RequestShipment(command_id=f"{order_id}:request", order_id=order_id, destination=str(ADDRESS)),
+        request = RequestShipment(
+            command_id=f"{order_id}:request", order_id=order_id, destination=str(ADDRESS)
         )
+        self._run(self.system.fulfillment, request)
         self._advance(order_id, OrderStatus.FULFILLING)
-        tracking = f"TRK-{str(order_id)[:8]}"
-        self._run(
-            self.system.fulfillment,
-            RecordShipmentShipped(command_id=f"{order_id}:shipped", order_id=order_id, tracking_id=tracking),
-        )
+        tracking = str(self.system.fulfillment.shipment_of(order_id).tracking_id)
+        self._advance(order_id, OrderStatus.SHIPPED, tracking)
         skus = tuple(sku for sku, _ in lines)
         self._run(
             self.system.inventory, ShipStock(command_id=f"{order_id}:ship", order_id=order_id, skus=skus)
         )
         self._run(self.system.payments, CapturePayment(command_id=f"{order_id}:capture", order_id=order_id))
-        self._advance(order_id, OrderStatus.SHIPPED, tracking)
+        self._run(
+            self.system.fulfillment, HandOverShipment(command_id=f"{order_id}:handover", order_id=order_id)
+        )
         self._advance(order_id, OrderStatus.COMPLETED)
         if refund_cents:
             refund = RefundPayment(
@@ -116,13 +119,13 @@ class OrderFlows:
         )
         self._advance(order_id, OrderStatus.RESERVED)
         total = sum((line.subtotal for line in order_lines), Money.zero("EUR"))
-        receipt = self._run(
+        self._run(
             self.system.payments,
             AuthorizePayment(
                 command_id=f"{order_id}:authorize", order_id=order_id, amount=total, token=token
             ),
         )
-        if receipt["status"] == "authorized":
+        if self.system.payments.payment_of(order_id).status == "authorized":
             self._advance(order_id, OrderStatus.PAID)
         return order_id
 
@@ -146,6 +149,9 @@ class OrderFlows:
         )
         self._run(self.system.orders, command)
 
-    @staticmethod
-    def _run(app: object, command: object) -> dict[str, object]:
-        return app.execute(command).result  # type: ignore[attr-defined, no-any-return]
+    def _run(self, app: object, command: object) -> dict[str, object]:
+        """Execute the command, then perform the calls it decided and record their answers."""
+        result: dict[str, object] = app.execute(command).result  # type: ignore[attr-defined]
+        while sum(gateway.perform_due() for gateway in self.gateways):
+            pass
+        return result

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-from domain.fulfillment import Shipment
+from domain.errors import UnknownShipmentError
+from domain.fulfillment import Shipment, ShipmentStatus
 from domain.inventory import RestockSku, StockItem
 from domain.money import Money
 from domain.orders import Order, OrderLine, PlaceOrder, ShippingAddress
@@ -63,6 +64,12 @@ class World:
 
     def shipment(self, order_id: UUID) -> Shipment:
         return self.system.fulfillment.shipment_of(order_id)
+
+    def shipment_status(self, order_id: UUID) -> ShipmentStatus | None:
+        try:
+            return self.shipment(order_id).status
+        except UnknownShipmentError:
+            return None
 
     def stock(self, sku: str) -> StockItem:
         return self.system.inventory.stock_item(sku)

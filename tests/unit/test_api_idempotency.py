@@ -200,7 +200,7 @@ def test_a_refusal_by_the_current_state_is_final_and_kept_for_the_retries(system
     refused = api.post(f"/v1/orders/{order_id}/cancel", headers=same)
     retry = api.post(f"/v1/orders/{order_id}/cancel", headers=same)
 
-    assert (refused.status_code, refused.json()["code"]) == (409, "order_state")
+    assert (refused.status_code, refused.json()["code"]) == (409, "order_shipped")
     assert (retry.content, retry.headers["idempotent-replayed"]) == (refused.content, "true")
 
 

@@ -109,7 +109,7 @@ def test_domain_errors_take_a_stable_type_from_their_code(system: System) -> Non
     refused = api.post(f"/v1/orders/{order_id}/cancel", headers=headers(key())).json()
 
     assert (unknown["status"], unknown["type"]) == (422, "tag:idempotent-orders,2026:problem/unknown-sku")
-    assert (refused["status"], refused["type"]) == (409, "tag:idempotent-orders,2026:problem/order-state")
+    assert (refused["status"], refused["type"]) == (409, "tag:idempotent-orders,2026:problem/order-shipped")
     assert KEY_REUSED.uri == "tag:idempotent-orders,2026:problem/idempotency-key-reused"
 
 

@@ -61,7 +61,7 @@ def test_a_published_event_carries_the_envelope_and_a_payload_that_validates() -
 
 
 def test_headers_name_the_event_so_consumers_can_route_without_parsing_the_body() -> None:
-    payment = Payment.request(uuid.uuid4(), Money(500, "EUR"), trace("authorize"))
+    payment, _ = Payment.request(uuid.uuid4(), Money(500, "EUR"), "tok_ok", trace("authorize"))
     published = to_integration_event("payments", payment.collect_events()[0], notification_id=3)
 
     headers = dict(published.headers())

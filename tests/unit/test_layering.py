@@ -7,7 +7,7 @@ runs: the invariant check, the demo and the chaos run, which compose a whole sys
 operator would), or through the published language (`infrastructure.contracts`: schemas without
 I/O, which the saga consumes), and infrastructure/ never imports services/. One module of
 infrastructure/ is open to all of services/: `infrastructure.faults.crash_points`, the named
-crash points that tests arm (RELIABILITY.md). Fault injection cuts across the layers, and the
+crash points that tests arm (docs/FAILURE-MODES.md). Fault injection cuts across the layers, and the
 module does nothing but exit the process when an armed point is reached.
 """
 

@@ -1,10 +1,14 @@
-"""Payment: a ledger of what the provider did for one order. Net captured never exceeds
-what was captured (invariant I1), and a lost provider answer leaves the payment open."""
+"""Payment: a ledger of what was asked of the provider and what it answered. Every operation
+is an intent first, so a capture and a void can never both be asked for; net captured never
+exceeds what was captured (invariant I1)."""
 
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
+from domain.calls import Call
 from domain.errors import CurrencyMismatchError, PaymentStateError, RefundExceedsCaptureError
 from domain.ids import payment_id
 from domain.money import Money
@@ -13,18 +17,14 @@ from domain.payments import Payment, PaymentStatus
 from .scenario import event, given, refused, then, then_nothing_new, trace, traced_by
 
 AMOUNT = Money(5000, "EUR")
-Step = Callable[[Payment], None]
+Step = Callable[[Payment], object]
 
 
 def history(*steps: Step) -> Any:
-    payment = Payment.request(uuid4(), AMOUNT, trace("setup"))
+    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_ok", trace("setup"))
     for step in steps:
         step(payment)
     return payment.collect_events()
-
-
-def outcome_unknown(payment: Payment) -> None:
-    payment.mark_outcome_unknown("authorize", trace("setup"))
 
 
 def authorized(payment: Payment) -> None:
@@ -35,122 +35,166 @@ def declined(payment: Payment) -> None:
     payment.decline("card declined", trace("setup"))
 
 
+def capturing(payment: Payment) -> None:
+    payment.request_capture(trace("setup"))
+
+
 def captured(payment: Payment) -> None:
+    payment.request_capture(trace("setup"))
     payment.capture(trace("setup"))
 
 
+def voiding(payment: Payment) -> None:
+    payment.request_void(trace("setup"))
+
+
 def refunded(cents: int) -> Step:
-    return lambda payment: payment.refund(Money(cents, "EUR"), trace("setup"))
+    def refund(payment: Payment) -> None:
+        call = payment.request_refund(Money(cents, "EUR"), trace(f"setup-refund-{cents}"))
+        payment.refund(call.call_id, trace("setup"))
+
+    return refund
 
 
-def test_requesting_a_payment_opens_the_payment_of_that_order() -> None:
+def test_requesting_a_payment_opens_it_and_asks_the_provider_to_authorize_under_a_stable_key() -> None:
     order_id = uuid4()
-    payment = Payment.request(order_id, AMOUNT, trace())
+    payment, call = Payment.request(order_id, AMOUNT, "tok_ok", trace())
     then(payment, event(Payment.Requested, originator_id=payment_id(order_id), order_id=str(order_id)))
     assert (payment.status, payment.amount) == (PaymentStatus.REQUESTED, AMOUNT)
+    assert call == Call(
+        f"{payment_id(order_id)}:authorize",
+        "authorize",
+        {"order_id": str(order_id), "token": "tok_ok", "amount_cents": 5000, "currency": "EUR"},
+        "command/correlation",
+        "command",
+    )
 
 
-def test_authorizing_records_the_provider_s_reference() -> None:
+def test_the_card_token_goes_into_the_call_not_into_the_payment_s_events() -> None:
+    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_secret", trace())
+    assert "tok_secret" not in repr(payment.collect_events())
+
+
+def test_the_provider_s_approval_records_its_reference() -> None:
     payment = given(history())
     payment.authorize("auth_7", trace())
     then(payment, event(Payment.Authorized, provider_ref="auth_7"))
     assert payment.status is PaymentStatus.AUTHORIZED
 
 
-def test_authorizing_twice_records_nothing_new() -> None:
+@pytest.mark.parametrize("again", [authorized, declined], ids=["approved", "declined"])
+def test_a_second_answer_to_the_authorization_records_nothing_new(again: Step) -> None:
     payment = given(history(authorized))
-    payment.authorize("auth_1", trace())
+    again(payment)
     then_nothing_new(payment)
 
 
-def test_declining_records_the_reason() -> None:
+def test_a_decline_records_the_reason() -> None:
     payment = given(history())
     payment.decline("insufficient funds", trace())
     then(payment, event(Payment.Declined, reason="insufficient funds"))
 
 
-def test_authorizing_a_declined_payment_is_refused() -> None:
-    payment = given(history(declined))
-    with refused(payment, PaymentStateError):
-        payment.authorize("auth_2", trace())
-
-
-def test_a_lost_provider_answer_leaves_the_payment_unknown() -> None:
-    payment = given(history())
-    payment.mark_outcome_unknown("authorize", trace())
-    then(payment, event(Payment.OutcomeUnknown, operation="authorize"))
-    assert payment.status is PaymentStatus.UNKNOWN
-
-
-def test_a_payment_of_unknown_outcome_is_authorized_once_the_provider_answers() -> None:
-    payment = given(history(outcome_unknown))
-    payment.authorize("auth_1", trace())
-    then(payment, event(Payment.Authorized, provider_ref="auth_1"))
-
-
-def test_capturing_takes_the_whole_amount() -> None:
+def test_asking_for_the_capture_records_the_intent_and_the_call_for_the_whole_amount() -> None:
     payment = given(history(authorized))
+    call = payment.request_capture(trace())
+    then(payment, event(Payment.CaptureRequested))
+    assert payment.status is PaymentStatus.CAPTURING
+    assert call is not None and (call.operation, call.request["reference"]) == ("capture", "auth_1")
+    assert call.request["amount_cents"] == 5000
+
+
+def test_the_provider_s_capture_captures_the_whole_amount() -> None:
+    payment = given(history(authorized, capturing))
     payment.capture(trace())
     then(payment, event(Payment.Captured, amount=AMOUNT))
     assert payment.net_captured == AMOUNT
 
 
-def test_capturing_a_payment_that_is_not_authorized_is_refused() -> None:
-    payment = given(history(outcome_unknown))
+@pytest.mark.parametrize("past", [capturing, captured], ids=["capturing", "captured"])
+def test_asking_for_the_capture_again_asks_nothing_new(past: Step) -> None:
+    payment = given(history(authorized, past))
+    assert payment.request_capture(trace()) is None
+    then_nothing_new(payment)
+
+
+@pytest.mark.parametrize("past", [voiding, declined], ids=["voiding", "declined"])
+def test_a_capture_is_refused_once_a_void_is_asked_for_or_the_card_declined(past: Step) -> None:
+    payment = given(history(past) if past is declined else history(authorized, past))
     with refused(payment, PaymentStateError):
-        payment.capture(trace())
+        payment.request_capture(trace())
 
 
-def test_voiding_releases_an_authorization() -> None:
+def test_asking_for_the_void_records_the_intent_and_the_provider_s_void_ends_it() -> None:
     payment = given(history(authorized))
-    payment.void(trace())
-    then(payment, event(Payment.Voided))
+    call = payment.request_void(trace())
+    assert call is not None and call.operation == "void"
+    payment.void(trace("answer"))
+    then(payment, event(Payment.VoidRequested), event(Payment.Voided))
     assert payment.status is PaymentStatus.VOIDED
 
 
-def test_voiding_a_captured_payment_is_refused() -> None:
-    payment = given(history(authorized, captured))
+@pytest.mark.parametrize("past", [capturing, captured], ids=["capturing", "captured"])
+def test_a_void_is_refused_once_a_capture_is_asked_for(past: Step) -> None:
+    payment = given(history(authorized, past))
     with refused(payment, PaymentStateError):
-        payment.void(trace())
+        payment.request_void(trace())
+
+
+def test_a_void_is_refused_while_the_authorization_is_unanswered() -> None:
+    payment = given(history())
+    with refused(payment, PaymentStateError):
+        payment.request_void(trace())
 
 
 def test_a_partial_refund_keeps_the_payment_captured() -> None:
     payment = given(history(authorized, captured))
-    payment.refund(Money(2000, "EUR"), trace())
-    then(payment, event(Payment.Refunded, amount=Money(2000, "EUR")))
+    call = payment.request_refund(Money(2000, "EUR"), trace("refund-1"))
+    assert call.call_id == f"{payment.id}:refund:refund-1"
+    payment.refund(call.call_id, trace())
+    then(payment, event(Payment.RefundRequested, amount=Money(2000, "EUR")), event(Payment.Refunded))
     assert (payment.status, payment.net_captured) == (PaymentStatus.CAPTURED, Money(3000, "EUR"))
 
 
 def test_refunding_the_rest_leaves_the_payment_refunded_with_nothing_captured() -> None:
     payment = given(history(authorized, captured, refunded(2000)))
-    payment.refund(Money(3000, "EUR"), trace())
-    then(payment, event(Payment.Refunded, amount=Money(3000, "EUR")))
+    call = payment.request_refund(Money(3000, "EUR"), trace())
+    payment.refund(call.call_id, trace())
     assert (payment.status, payment.net_captured) == (PaymentStatus.REFUNDED, Money(0, "EUR"))
+
+
+def test_a_refund_under_way_counts_against_what_may_still_be_refunded() -> None:
+    payment = given(history(authorized, captured))
+    payment.request_refund(Money(4000, "EUR"), trace("first"))
+    payment.collect_events()
+    with refused(payment, RefundExceedsCaptureError):
+        payment.request_refund(Money(1001, "EUR"), trace("second"))
 
 
 def test_refunding_more_than_the_net_captured_is_refused() -> None:
     payment = given(history(authorized, captured, refunded(2000)))
     with refused(payment, RefundExceedsCaptureError):
-        payment.refund(Money(3001, "EUR"), trace())
+        payment.request_refund(Money(3001, "EUR"), trace())
 
 
 def test_refunding_in_another_currency_is_refused() -> None:
     payment = given(history(authorized, captured))
     with refused(payment, CurrencyMismatchError):
-        payment.refund(Money(1000, "USD"), trace())
+        payment.request_refund(Money(1000, "USD"), trace())
 
 
 def test_refunding_a_payment_that_was_never_captured_is_refused() -> None:
     payment = given(history(authorized))
     with refused(payment, PaymentStateError):
-        payment.refund(Money(1000, "EUR"), trace())
+        payment.request_refund(Money(1000, "EUR"), trace())
 
 
 def test_every_payment_event_carries_the_trace_of_the_command_that_caused_it() -> None:
-    payment = Payment.request(uuid4(), AMOUNT, trace("request"))
-    payment.mark_outcome_unknown("authorize", trace("timeout"))
+    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_ok", trace("request"))
     payment.authorize("auth_1", trace("authorize"))
-    payment.capture(trace("capture"))
-    payment.refund(Money(100, "EUR"), trace("refund"))
-    names = ["request", "timeout", "authorize", "capture", "refund"]
+    payment.request_capture(trace("capture"))
+    payment.capture(trace("captured"))
+    call = payment.request_refund(Money(100, "EUR"), trace("refund"))
+    payment.refund(call.call_id, trace("refunded"))
+    names = ["request", "authorize", "capture", "captured", "refund", "refunded"]
     assert [traced_by(e) for e in payment.collect_events()] == [trace(name) for name in names]

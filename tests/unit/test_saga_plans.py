@@ -18,11 +18,19 @@ from domain.orders import (
 )
 from domain.payments import AuthorizePayment, Payment, RefundPayment, VoidPayment
 from infrastructure.contracts import IntegrationEvent, to_integration_event
-from services.saga.compensation import Situation, compensate, compensation_id
-from services.saga.forward import authorize_payment, reserve_stock
+from services.saga.compensation import HELD, NOTHING, RELEASED, Situation, compensate, compensation_id
+from services.saga.forward import FORWARD, authorize_payment, reserve_stock, shipped
 from services.saga.steps import Step
 
 from .scenario import ADDRESS, trace
+
+
+class NoOthers:
+    def payment(self) -> None:
+        return None
+
+    def shipment(self) -> None:
+        return None
 
 
 def placed_order() -> Order:
@@ -49,6 +57,18 @@ def stopped(order: Order) -> Order:
     return order
 
 
+def authorized_payment(order: Order) -> Payment:
+    payment, _ = Payment.request(order.id, order.total, "tok_ok", trace())
+    payment.authorize("ref-1", trace())
+    return payment
+
+
+def booked_shipment(order: Order) -> Shipment:
+    shipment, _ = Shipment.request(order.id, "1 Main St", trace())
+    shipment.book("TRK-1", trace())
+    return shipment
+
+
 def commands(steps: tuple[Step, ...]) -> list[type]:
     return [type(step.command) for step in steps]
 
@@ -64,7 +84,7 @@ def test_a_caused_command_carries_an_id_derived_from_its_event_the_flow_s_correl
     order.confirm_stock_reserved(trace())
     event = published("orders", order)[-1]
 
-    (step,) = authorize_payment(event, order)
+    (step,) = authorize_payment(event, order, NoOthers())
 
     assert step.command == AuthorizePayment(
         command_id=caused_command_id(event.event_id, "AuthorizePayment"),
@@ -74,54 +94,75 @@ def test_a_caused_command_carries_an_id_derived_from_its_event_the_flow_s_correl
         amount=Money(1700, "EUR"),
         token="tok_ok",
     )
+    assert step.then == step.otherwise == ()  # the provider answers later, as an event
 
 
-def test_an_authorization_advances_the_order_only_when_authorized_and_fails_it_otherwise() -> None:
+def test_a_reservation_advances_the_order_when_it_succeeds_and_fails_it_otherwise() -> None:
     order = placed_order()
-    order.confirm_stock_reserved(trace())
-
-    (step,) = authorize_payment(published("orders", order)[-1], order)
+    (step,) = reserve_stock(published("orders", order)[-1], order, NoOthers())
 
     (advance,), (fail,) = step.then, step.otherwise
-    assert step.expect == "authorized"
-    assert isinstance(advance.command, AdvanceOrder) and advance.command.step is OrderStatus.PAID
-    assert isinstance(fail.command, FailOrder) and fail.command.reason == "payment declined"
+    assert isinstance(advance.command, AdvanceOrder) and advance.command.step is OrderStatus.RESERVED
+    assert isinstance(fail.command, FailOrder) and fail.command.reason == "out of stock"
+
+
+def test_the_booking_is_the_point_of_no_return_the_order_is_shipped_with_its_tracking_id() -> None:
+    order = placed_order()
+    booked = published("fulfillment", booked_shipment(order))[-1]
+
+    (step,) = shipped(booked, order, NoOthers())
+
+    assert isinstance(step.command, AdvanceOrder)
+    assert (step.command.step, step.command.tracking_id) == (OrderStatus.SHIPPED, "TRK-1")
+
+
+def test_once_shipped_the_stock_is_shipped_the_payment_captured_and_the_parcel_handed_over() -> None:
+    assert [reaction.__name__ for reaction in FORWARD["OrderShipped"]] == [
+        "ship_stock",
+        "capture_payment",
+        "hand_over",
+    ]
 
 
 def test_the_same_event_planned_again_gives_the_same_steps() -> None:
     order = placed_order()
     (event,) = published("orders", order)
-    assert reserve_stock(event, order) == reserve_stock(event, order)
-    assert reserve_stock(event, order)[0].command.correlation_id == "flow-1"
+    assert reserve_stock(event, order, NoOthers()) == reserve_stock(event, order, NoOthers())
+    assert reserve_stock(event, order, NoOthers())[0].command.correlation_id == "flow-1"
 
 
-def test_a_stopped_order_is_undone_in_reverse_shipment_then_payment_then_stock() -> None:
+def test_a_stopped_order_is_undone_in_reverse_booking_then_payment_then_stock() -> None:
     order = placed_order()
-    payment = Payment.request(order.id, order.total, trace())
-    payment.authorize("ref-1", trace())
-    situation = Situation(
-        stopped(order),
-        payment,
-        Shipment.request(order.id, "1 Main St", trace()),
-        ("SKU-A", "SKU-B"),
-        frozenset(),
-    )
+    situation = Situation(stopped(order), authorized_payment(order), booked_shipment(order), HELD)
 
     steps = compensate(situation, published("orders", order)[-1])
 
     assert commands(steps) == [CancelShipment, VoidPayment, ReleaseStock]
-    assert [recorded(s.then[0]) for s in steps] == ["shipment_cancelled", "payment_voided", "stock_released"]
+    assert steps[2].command == ReleaseStock(
+        command_id=compensation_id(order.id, "stock_released"),
+        correlation_id="command/correlation",
+        causation_id=steps[2].command.causation_id,
+        order_id=order.id,
+        skus=("SKU-A", "SKU-B"),
+    )
 
 
-def test_a_captured_payment_is_refunded_what_was_captured() -> None:
+def test_an_answer_still_pending_is_waited_for_not_undone() -> None:
     order = placed_order()
-    payment = Payment.request(order.id, order.total, trace())
-    payment.authorize("ref-1", trace())
+    payment, _ = Payment.request(order.id, order.total, "tok_ok", trace())  # authorization unanswered
+    shipment, _ = Shipment.request(order.id, "1 Main St", trace())  # booking unanswered
+    situation = Situation(stopped(order), payment, shipment, NOTHING)
+
+    assert compensate(situation, published("orders", order)[-1]) == ()
+
+
+def test_a_captured_payment_is_refunded_what_is_left_to_refund() -> None:
+    order = placed_order()
+    payment = authorized_payment(order)
+    payment.request_capture(trace())
     payment.capture(trace())
 
-    (step,) = compensate(
-        Situation(stopped(order), payment, None, (), frozenset()), published("orders", order)[-1]
-    )
+    (step,) = compensate(Situation(stopped(order), payment, None, NOTHING), published("orders", order)[-1])
 
     assert isinstance(step.command, RefundPayment)
     assert step.command.amount == Money(1700, "EUR")
@@ -129,7 +170,7 @@ def test_a_captured_payment_is_refunded_what_was_captured() -> None:
 
 def test_every_event_that_leads_to_a_compensation_issues_the_same_commands() -> None:
     order = placed_order()
-    situation = Situation(stopped(order), None, None, ("SKU-A",), frozenset())
+    situation = Situation(stopped(order), None, None, HELD)
     placed, cancelled = published("orders", order)
 
     via_stop, via_late_event = compensate(situation, cancelled), compensate(situation, placed)
@@ -138,31 +179,21 @@ def test_every_event_that_leads_to_a_compensation_issues_the_same_commands() -> 
     assert via_stop[0].command.command_id == compensation_id(order.id, "stock_released")
 
 
-def test_a_compensation_applied_before_a_crash_is_recorded_not_repeated() -> None:
+def test_an_undo_that_is_done_is_recorded_on_the_order() -> None:
     order = stopped(placed_order())
-    situation = Situation(order, None, None, (), frozenset({"stock_released"}))
+    payment = authorized_payment(order)
+    payment.request_void(trace())
+    payment.void(trace())
+    situation = Situation(order, payment, None, RELEASED)
 
-    (step,) = compensate(situation, published("orders", order)[-1])
+    steps = compensate(situation, published("orders", order)[-1])
 
-    assert recorded(step) == "stock_released"
-    assert step.command.command_id == compensation_id(order.id, "record:stock_released")
+    assert [recorded(step) for step in steps] == ["payment_voided", "stock_released"]
+    assert steps[1].command.command_id == compensation_id(order.id, "record:stock_released")
 
 
 def test_a_compensation_already_recorded_on_the_order_is_not_planned_again() -> None:
     order = stopped(placed_order())
     order.record_compensation("stock_released", trace())
-    situation = Situation(order, None, None, ("SKU-A",), frozenset({"stock_released"}))
+    situation = Situation(order, None, None, RELEASED)
     assert compensate(situation, published("orders", order)[-1]) == ()
-
-
-def test_a_payment_whose_outcome_is_unknown_is_first_resolved_with_the_provider() -> None:
-    order = placed_order()
-    payment = Payment.request(order.id, order.total, trace())
-    payment.mark_outcome_unknown("authorize", trace())
-
-    steps = compensate(
-        Situation(stopped(order), payment, None, ("SKU-A",), frozenset()), published("orders", order)[-1]
-    )
-
-    assert commands(steps) == [AuthorizePayment, ReleaseStock]
-    assert steps[0].command.command_id == compensation_id(order.id, "payment_resolved")

@@ -1,0 +1,78 @@
+"""`orders gateway`: the gateway workers as a process. For each context that calls an outside
+party (payments: the provider; fulfillment: the carrier), a pool performs the calls its
+commands decided, concurrently, and records each answer (`services/gateway.py`).
+
+Any number of gateway processes may run: they claim calls with `FOR UPDATE SKIP LOCKED`, so
+none is performed by two at once, and one that dies leaves its calls to the others once
+their lease has passed. A NOTIFY from the transaction that stores a call wakes a pool at
+once; polling catches calls that come due after a backoff. Ctrl-C or SIGTERM stops it.
+"""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from infrastructure.relay.wakeup import Wakeup
+from infrastructure.settings import Settings
+from services.bootstrap import build, edges
+from services.cli import dev
+from services.gateway import GatewayOptions
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
+    gateway = subparsers.add_parser(
+        "gateway", help="perform the calls to the payment provider and the carrier"
+    )
+    defaults = GatewayOptions()
+    gateway.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help=f"calls in flight at once, per context (default: {defaults.workers})",
+    )
+    gateway.set_defaults(func=dev.reporting_errors(_gateway))
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO logs every request
+    settings = Settings.from_env()
+    if not settings.database_url:
+        print("orders gateway: error: DATABASE_URL must be set (run `orders dev up`)", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run(settings, stop, args.workers)
+    return 0
+
+
+def run(settings: Settings, stop: threading.Event, workers: int = GatewayOptions().workers) -> None:
+    """Perform calls until `stop` is set. An attempt's lease outlasts its timeout, so a call is
+    never claimed by a second worker while the first may still get its answer."""
+    options = GatewayOptions(
+        workers=workers,
+        lease_s=2 * settings.gateway_timeout_s + 10,
+        backoff_s=settings.gateway_backoff_s,
+        backoff_max_s=settings.gateway_backoff_max_s,
+    )
+    system = build(settings, *edges(settings))
+    try:
+        threads = []
+        for app, gateway in zip(system.calling, system.gateways(options), strict=True):
+            hint = Wakeup(settings, app.calls.channel, stop)
+            print(f"gateway: {app.name.lower()} calls, {workers} at once", flush=True)
+            threads.append(
+                threading.Thread(target=gateway.run, args=(stop, hint.wait), name=app.name.lower())
+            )
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        system.close()
