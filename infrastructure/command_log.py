@@ -26,6 +26,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.calls import Call
 from domain.commands import CommandRecord
+from infrastructure import shared_datastore
 from infrastructure.calls import CallTable, MemoryCallQueue, PostgresCallQueue
 from infrastructure.database import DDL_LOCK_KEY
 
@@ -143,7 +144,21 @@ class MemoryCommandRecorder(POPOApplicationRecorder):
 
 
 class PostgresCommandFactory(PostgresFactory):
+    """The library's factory, with one connection pool per process and server (and schema)
+    for all the contexts instead of one each (`shared_datastore.py`)."""
+
     application_recorder_class = PostgresCommandRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        ds = self.datastore
+        self._shared_key = (ds.pool.conninfo, ds.schema, ds.lock_timeout, ds.pre_ping)
+        self.datastore = shared_datastore.acquire(self._shared_key, ds)
+
+    def close(self) -> None:
+        key, self._shared_key = self._shared_key, None
+        if key is not None:
+            shared_datastore.release(key)
 
 
 class MemoryCommandFactory(POPOFactory):

@@ -66,6 +66,7 @@ def static_consumer(
     owners: int,
     client_id: str,
     max_poll_records: int = 500,
+    fetch_max_wait_ms: int = 500,
 ) -> KafkaConsumer:
     """Owner `owner` of `owners`: the partitions p with p % owners == owner of every topic,
     assigned by hand. It commits under `group_id` but never joins the group, so no member's
@@ -75,7 +76,8 @@ def static_consumer(
     if not 0 <= owner < owners:
         raise ValueError(f"owner must be in 0..{owners - 1}, got {owner}")
     ensure_topics(settings, topics)
-    consumer = KafkaConsumer(**_consumer_config(settings, group_id, client_id, max_poll_records))
+    config = _consumer_config(settings, group_id, client_id, max_poll_records)
+    consumer = KafkaConsumer(**config, fetch_max_wait_ms=fetch_max_wait_ms)
     owned = owned_partitions(consumer, topics, owner, owners)
     if topics and not owned:
         consumer.close(autocommit=False)

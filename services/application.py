@@ -98,17 +98,23 @@ class IdempotentApplication(Application[UUID]):
         assert queue is not None, f"{type(self.recorder).__name__} keeps no calls"
         return queue  # type: ignore[no-any-return]
 
-    def execute(self, command: Command) -> Receipt:
+    def execute(self, command: Command, *, expect_new: bool = False) -> Receipt:
+        """Apply the command once per id; see the module docstring. `expect_new` skips the log
+        lookup before the first attempt, for callers whose commands are nearly always new (the
+        saga's and the gateway's, with ids derived from what they handle): a repeat then fails
+        on the command row's key instead, and is answered from the log after all."""
         handler = self.handlers()[type(command)]
         fingerprint = command.fingerprint()
+        look_first = not expect_new
         for attempt in range(1, self.max_attempts + 1):
-            prior = self.command_log.find_command(command.command_id)
-            if prior is not None:
+            if look_first and (prior := self.command_log.find_command(command.command_id)) is not None:
                 return self._replay(prior, command, fingerprint)
             try:
                 return self._apply(handler, command, fingerprint)
             except IntegrityError:
-                self._sleep_before_retry(attempt)
+                if look_first:  # a conflict, not the repeat an unchecked first attempt may be
+                    self._sleep_before_retry(attempt)
+                look_first = True
         raise ConcurrencyError(f"{type(command).__name__} {command.command_id} kept conflicting")
 
     def load(self, aggregate_id: UUID, cls: type[A], missing: type[NotFoundError]) -> A:

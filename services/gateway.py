@@ -42,7 +42,7 @@ class CallingContext(Protocol):
         """Put the call to the outside party; the command that records its answer."""
         ...
 
-    def execute(self, command: Command) -> Receipt: ...
+    def execute(self, command: Command, *, expect_new: bool = False) -> Receipt: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Gateway:
         try:
             answer = self.context.ask(call)
             crash_point("gateway.after_call")
-            self.context.execute(answer)
+            self.context.execute(answer, expect_new=True)
         except (CallRefusedError, RequestRejectedError, RuleViolationError, InvalidCommandError) as refusal:
             log.error("%s call %s parked: %s", self.context.name, call.call_id, refusal)
             self.queue.park(call.call_id, _describe(refusal))

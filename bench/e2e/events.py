@@ -110,7 +110,18 @@ def hops(events: list[Stored]) -> Iterator[Hop]:
     for event in events:
         flow_start[event.correlation_id] = min(event.at, flow_start.get(event.correlation_id, event.at))
     for event in events:
-        cause = by_id.get(event.causation_id)
+        cause = by_id.get(event.causation_id) or _asked_by(event, by_id)
         if cause is not None:
             into = cause.at - flow_start[cause.correlation_id]
             yield Hop(f"{cause.kind} -> {event.kind}", event.at - cause.at, into)
+
+
+def _asked_by(event: Stored, by_id: dict[str, Stored]) -> Stored | None:
+    """The intent an outside party's answer answers. The answer's cause is the call
+    ("<aggregate id>:<operation>", `domain/calls.py`), and the intent that made the call is
+    the event just before the answer on the same aggregate (a payment asked to capture, a
+    shipment asked to be handed over): the hop through the gateway and the outside party."""
+    aggregate, _, version = event.id.rpartition(":")
+    if not event.causation_id.startswith(f"{aggregate}:") or event.causation_id in by_id:
+        return None
+    return by_id.get(f"{aggregate}:{int(version) - 1}")

@@ -121,7 +121,15 @@ def _consumer(
     topics = [settings.topic(context) for context in CONTEXTS]
     owner, owners = share
     group = settings.consumer_group("saga")
-    consumer = kafka.static_consumer(settings, group, topics, owner, owners, client_id=f"saga-{owner}")
+    consumer = kafka.static_consumer(
+        settings,
+        group,
+        topics,
+        owner,
+        owners,
+        f"saga-{owner}",
+        fetch_max_wait_ms=settings.kafka_fetch_wait_ms,
+    )
     owned = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
     print(f"saga: owner {owner} of {owners}, reading {', '.join(owned)}", flush=True)
     return ConcurrentConsumer(consumer, records.route, records.handle, "saga", concurrency)

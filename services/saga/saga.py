@@ -93,7 +93,7 @@ class OrderSaga:
     def _succeeds(self, step: Step) -> bool:
         command = step.command
         try:
-            receipt = self._handling[type(command)].execute(command)
+            receipt = self._handling[type(command)].execute(command, expect_new=True)
         except RuleViolationError as refusal:
             log.info(
                 "%s %s refused, the order moved on: %s", type(command).__name__, command.command_id, refusal

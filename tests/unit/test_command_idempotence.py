@@ -19,7 +19,7 @@ from domain.errors import (
 from domain.fulfillment import RequestShipment
 from domain.inventory import ReserveStock, RestockSku
 from domain.money import Money
-from domain.orders import CancelOrder, OrderLine, PlaceOrder
+from domain.orders import AdvanceOrder, CancelOrder, OrderLine, OrderStatus, PlaceOrder
 from domain.payments import AuthorizePayment
 from services.application import IdempotentApplication, Receipt
 from services.bootstrap import System
@@ -170,3 +170,35 @@ def test_a_reservation_naming_a_sku_twice_is_refused_as_malformed(system: System
             ReserveStock(command_id=unique("reserve"), order_id=uuid4(), lines=((sku, 2), (sku, 1)))
         )
     assert stored(system.inventory) == events_after_restock
+
+
+def test_a_command_expected_new_that_is_a_repeat_is_answered_from_the_log_with_nothing_new(
+    system: System,
+) -> None:
+    system.inventory.execute(RestockSku(command_id=unique("restock"), sku=(sku := unique("SKU")), quantity=1))
+    reserve = ReserveStock(command_id=unique("reserve"), order_id=uuid4(), lines=((sku, 1),))
+    first = system.inventory.execute(reserve, expect_new=True)
+    events = stored(system.inventory)
+
+    again = system.inventory.execute(reserve, expect_new=True)
+
+    assert (again.result, again.replayed) == (first.result, True)
+    assert stored(system.inventory) == events
+
+
+def test_a_repeat_expected_new_whose_handler_would_now_refuse_still_gets_the_first_answer(
+    system: System,
+) -> None:
+    system.inventory.execute(RestockSku(command_id=unique("restock"), sku=(sku := unique("SKU")), quantity=1))
+    order_id = uuid4()
+    place = PlaceOrder(
+        command_id=unique("place"), order_id=order_id, customer_id="c", currency="EUR",
+        lines=(OrderLine(sku, 1, Money(100, "EUR")),), shipping_address=ADDRESS, payment_token="tok_ok",
+    )  # fmt: skip
+    system.orders.execute(place)
+    advance = AdvanceOrder(command_id=unique("advance"), order_id=order_id, step=OrderStatus.RESERVED)
+    first = system.orders.execute(advance, expect_new=True)
+    system.orders.execute(CancelOrder(command_id=unique("cancel"), order_id=order_id, reason="customer"))
+    # Run now, `advance` would be refused: a cancelled order cannot become reserved.
+
+    assert system.orders.execute(advance, expect_new=True) == Receipt(advance.command_id, first.result, True)
