@@ -37,10 +37,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain services
 
+# The command path against its limits, then the whole system under open-loop load at 5, 10,
+# 20 and 40 orders/s (bench/README.md); about 8 minutes. `make bench-e2e ARGS=--tiny`: 30 s.
 bench: install
 	$(BIN)/python -m bench.command_path
+	$(BIN)/python -m bench.e2e
 
-# The whole system under open-loop load at several rates (see bench/README.md); ARGS=--tiny for a quick check.
 bench-e2e: install
 	$(BIN)/python -m bench.e2e $(ARGS)
 

@@ -43,6 +43,7 @@ def producer(settings: Settings, client_id: str) -> KafkaProducer:
         retries=3,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
+        metrics_enabled=False,  # nothing reads kafka-python's own metrics; they cost a tenth of its CPU
     )
 
 
@@ -113,6 +114,7 @@ def _consumer_config(
         "session_timeout_ms": min(settings.kafka_max_poll_interval_ms, 10_000),
         "heartbeat_interval_ms": 1_000,
         "max_poll_records": max_poll_records,
+        "metrics_enabled": False,  # as for the producer
     }
 
 

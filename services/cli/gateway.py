@@ -57,7 +57,7 @@ def run(settings: Settings, stop: threading.Event, workers: int = GatewayOptions
     never claimed by a second worker while the first may still get its answer."""
     options = GatewayOptions(
         workers=workers,
-        lease_s=2 * settings.gateway_timeout_s + 10,
+        lease_s=settings.gateway_timeout_s + 5,
         backoff_s=settings.gateway_backoff_s,
         backoff_max_s=settings.gateway_backoff_max_s,
     )
