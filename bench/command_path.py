@@ -73,7 +73,7 @@ def main() -> None:
         r = measure(url, args.n)
     finally:
         if server is not None:
-            server.stop()
+            server.discard()
     print(f"  raw insert+commit     {r['raw']:8.0f}/s  (the limit)")
     print(f"  library save          {r['library']:8.0f}/s  {r['library'] / r['raw']:5.2f} x raw")
     print(

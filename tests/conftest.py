@@ -61,7 +61,7 @@ def _embedded_postgres(directory: Path) -> Iterator[str]:
     try:
         yield postgres.url
     finally:
-        postgres.stop()
+        postgres.discard()
 
 
 def _embedded_broker(directory: Path) -> Iterator[str]:

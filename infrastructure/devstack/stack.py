@@ -15,6 +15,7 @@ from infrastructure.devstack.errors import DevStackError
 from infrastructure.devstack.lock import exclusive_lock
 from infrastructure.devstack.ports import free_port, port_is_free
 from infrastructure.devstack.postgres import EmbeddedPostgres
+from infrastructure.devstack.server_home import SERVER_HOME
 from infrastructure.devstack.state import StackState, load_state, save_state, write_atomically
 from infrastructure.devstack.status import Component, StackInfo, StackStatus, describe, stopped
 
@@ -29,8 +30,9 @@ class DevStack:
     a stack left behind by a crash is recognised by checking each pid against its program.
     """
 
-    def __init__(self, root: Path, step: Step = lambda label: nullcontext()):
+    def __init__(self, root: Path, step: Step = lambda label: nullcontext(), server_home: Path = SERVER_HOME):
         self.root = root.resolve()
+        self._server_home = server_home  # where PostgreSQL's files go if its account cannot reach root
         self.env_file = self.root / "env"
         self._state_file = self.root / "state.json"
         self._lock_file = self.root / "lock"
@@ -71,6 +73,7 @@ class DevStack:
         with exclusive_lock(self._lock_file):
             was_running = self._stop_all()
             if purge:
+                self._postgres(port=0).discard()  # its cluster may live elsewhere
                 shutil.rmtree(self.root)
             return was_running
 
@@ -99,9 +102,12 @@ class DevStack:
 
     def _components(self, state: StackState) -> tuple[EmbeddedPostgres, LocalBroker]:
         return (
-            EmbeddedPostgres(self.root / "postgres", state.postgres_port),
+            self._postgres(state.postgres_port),
             LocalBroker(self.root, state.broker_port),
         )
+
+    def _postgres(self, port: int) -> EmbeddedPostgres:
+        return EmbeddedPostgres(self.root / "postgres", port, self._server_home)
 
     def _choose_ports(self, previous: StackState | None) -> StackState:
         if previous is None:
