@@ -37,10 +37,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain services
 
-# The command path against its limits, then the whole system under open-loop load at 5, 10,
-# 20 and 40 orders/s (bench/README.md); about 8 minutes. `make bench-e2e ARGS=--tiny`: 30 s.
+# The command path against its limits, a cold load of a SKU with 100,000 orders behind it (about
+# a minute), then the whole system under open-loop load at 5, 10, 20 and 40 orders/s
+# (bench/README.md); about 9 minutes. `make bench-e2e ARGS=--tiny`: 30 s.
 bench: install
 	$(BIN)/python -m bench.command_path
+	$(BIN)/python -m bench.stock_history
 	$(BIN)/python -m bench.e2e
 
 bench-e2e: install

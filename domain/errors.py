@@ -47,6 +47,10 @@ class EmptyOrderError(InvalidCommandError):
     code = "empty_order"
 
 
+class TooManyLinesError(InvalidCommandError):
+    code = "too_many_lines"
+
+
 class InvalidQuantityError(InvalidCommandError):
     code = "invalid_quantity"
 

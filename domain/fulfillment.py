@@ -19,6 +19,7 @@ from domain.calls import Call
 from domain.commands import Command
 from domain.errors import ShipmentStateError
 from domain.ids import shipment_id
+from domain.privacy import Sealed
 from domain.tracing import Trace, TracedAggregate
 
 
@@ -35,7 +36,7 @@ class ShipmentStatus(StrEnum):
 @dataclass(frozen=True, kw_only=True)
 class RequestShipment(Command):
     order_id: UUID
-    destination: str
+    destination: Sealed  # the address, sealed under the customer's key (privacy.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,7 @@ class Shipment(TracedAggregate):
     class Requested(TracedAggregate.Created):
         TOPIC = "ShipmentRequested.v1"
         order_id: str
-        destination: str
+        destination: Sealed
 
     class Booked(Event):
         TOPIC = "ShipmentBooked.v1"
@@ -113,19 +114,19 @@ class Shipment(TracedAggregate):
         def apply(self, shipment: "Shipment") -> None:
             shipment.status = ShipmentStatus.CANCELLED
 
-    def __init__(self, order_id: str, destination: str) -> None:
+    def __init__(self, order_id: str, destination: Sealed) -> None:
         self.order_id = order_id
         self.destination = destination
         self.status = ShipmentStatus.REQUESTED
         self.tracking_id = ""
 
     @classmethod
-    def request(cls, order_id: UUID, destination: str, trace: Trace) -> tuple["Shipment", Call]:
+    def request(cls, order_id: UUID, destination: Sealed, trace: Trace) -> tuple["Shipment", Call]:
         """A new shipment and the booking to ask the carrier for."""
         shipment = cls._start(
             cls.Requested, shipment_id(order_id), trace, order_id=str(order_id), destination=destination
         )
-        return shipment, shipment._call("book", trace, destination=destination)
+        return shipment, shipment._call("book", trace, destination=destination.as_json())
 
     def book(self, tracking_id: str, trace: Trace) -> None:
         if self.status is ShipmentStatus.REQUESTED:  # else answered before: the first answer stands

@@ -11,8 +11,10 @@ from uuid import UUID, uuid5
 NAMESPACE = UUID("6f1c1f0e-3b7a-5f43-9a53-8d1c0f0a2b71")
 
 
-def stock_item_id(sku: str) -> UUID:
-    return uuid5(NAMESPACE, f"stock-item:{sku}")
+def stock_item_id(sku: str, tenant_id: str = "") -> UUID:
+    """A tenant's stock of one SKU. The in-process tenant ("") keeps the ids stock items had
+    before tenants owned stock, so those are still found (a SKU never holds a ':')."""
+    return uuid5(NAMESPACE, f"stock-item:{tenant_id}:{sku}" if tenant_id else f"stock-item:{sku}")
 
 
 def payment_id(order_id: UUID) -> UUID:

@@ -14,7 +14,6 @@ from uuid import UUID
 
 from domain.commands import Command
 from domain.errors import (
-    EmptyOrderError,
     InvalidAddressError,
     InvalidCommandError,
     InvalidPaymentTokenError,
@@ -22,11 +21,11 @@ from domain.errors import (
     OrderStateError,
     UnknownSkuError,
 )
-from domain.inventory import check_quantity, check_sku
+from domain.inventory import check_line_count, check_quantity, check_sku
 from domain.money import Money
+from domain.privacy import Sealed, Vault, open_json, owner_of, seal_json
 from domain.tracing import Trace, TracedAggregate
 
-MAX_LINES = 100
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 
@@ -84,6 +83,11 @@ class ShippingAddress:
     def __str__(self) -> str:
         return f"{self.name}, {self.line1}, {self.postal_code} {self.city}, {self.country}"
 
+    @classmethod
+    def opened(cls, vault: Vault, sealed: Sealed) -> "ShippingAddress":
+        """The address an order sealed; `PersonalDataErasedError` once its owner was forgotten."""
+        return cls(**open_json(vault, sealed))
+
 
 def check_text(value: str, what: str, error: type[InvalidCommandError], limit: int = 200) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit or not value.isprintable():
@@ -117,8 +121,8 @@ class Order(TracedAggregate):
         currency: str
         lines: tuple[OrderLine, ...]
         total: Money
-        shipping_address: ShippingAddress
-        payment_token: str
+        shipping_address: Sealed  # personal data: sealed under the customer's key (privacy.py)
+        payment_token: Sealed
         tenant_id: str = ""  # events stored before tenants existed decode with no tenant
 
     class Step(TracedAggregate.Event):
@@ -186,8 +190,8 @@ class Order(TracedAggregate):
         currency: str,
         lines: tuple[OrderLine, ...],
         total: Money,
-        shipping_address: ShippingAddress,
-        payment_token: str,
+        shipping_address: Sealed,
+        payment_token: Sealed,
         tenant_id: str = "",
     ) -> None:
         self.tenant_id = tenant_id
@@ -204,19 +208,20 @@ class Order(TracedAggregate):
         self.compensations: list[str] = []
 
     @classmethod
-    def place(cls, command: PlaceOrder, is_known_sku: Callable[[str], bool]) -> "Order":
-        """Accept an order whose lines are well-formed, priced in one currency and stocked."""
+    def place(cls, command: PlaceOrder, is_known_sku: Callable[[str], bool], vault: Vault) -> "Order":
+        """Accept an order whose lines are well-formed, priced in one currency and stocked.
+        Its address and card token are sealed under the customer's key before any event
+        holds them."""
         check_text(command.customer_id, "customer id", InvalidCommandError, 100)
         lines = command.lines
-        if not lines:
-            raise EmptyOrderError("an order needs at least one line")
-        if len(lines) > MAX_LINES:
-            raise EmptyOrderError(f"an order has at most {MAX_LINES} lines, got {len(lines)}")
+        check_line_count(len(lines), "an order")
         total = Money.zero(command.currency)
         for line in lines:
             total = total + line.subtotal
             if not is_known_sku(line.sku):
                 raise UnknownSkuError(f"unknown SKU {line.sku!r}")
+        token = check_text(command.payment_token, "payment token", InvalidPaymentTokenError, 64)
+        owner = owner_of(command.tenant_id, command.customer_id)
         return cls._start(
             cls.Placed,
             command.order_id,
@@ -225,8 +230,8 @@ class Order(TracedAggregate):
             currency=command.currency,
             lines=tuple(lines),
             total=total,
-            shipping_address=command.shipping_address,
-            payment_token=check_text(command.payment_token, "payment token", InvalidPaymentTokenError, 64),
+            shipping_address=seal_json(vault, owner, vars(command.shipping_address)),
+            payment_token=vault.seal(owner, token),
             tenant_id=command.tenant_id,
         )
 

@@ -19,6 +19,7 @@ from domain.commands import Command
 from domain.errors import PaymentStateError, RefundExceedsCaptureError
 from domain.ids import payment_id
 from domain.money import Money
+from domain.privacy import Sealed
 from domain.tracing import Trace, TracedAggregate
 
 
@@ -37,7 +38,7 @@ class PaymentStatus(StrEnum):
 class AuthorizePayment(Command):
     order_id: UUID
     amount: Money
-    token: str
+    token: Sealed  # the card token, sealed under the customer's key (privacy.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,13 +150,13 @@ class Payment(TracedAggregate):
         self.refunds: dict[str, Money] = {}  # refunds asked for and not answered yet, by call id
 
     @classmethod
-    def request(cls, order_id: UUID, amount: Money, token: str, trace: Trace) -> tuple["Payment", Call]:
-        """A new payment and the authorization to ask the provider for. The card token goes
-        only into the call: the ledger keeps no card data."""
+    def request(cls, order_id: UUID, amount: Money, token: Sealed, trace: Trace) -> tuple["Payment", Call]:
+        """A new payment and the authorization to ask the provider for. The card token goes,
+        sealed, only into the call: the ledger keeps no card data."""
         payment = cls._start(
             cls.Requested, payment_id(order_id), trace, order_id=str(order_id), amount=amount
         )
-        return payment, payment._call("authorize", trace, token=token, **_money(amount))
+        return payment, payment._call("authorize", trace, token=token.as_json(), **_money(amount))
 
     @property
     def net_captured(self) -> Money:

@@ -9,10 +9,12 @@ the calls whose answer it records (`answered=`), in `<context>_calls` (`infrastr
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import (
+    AggregateRecorder,
     ApplicationRecorder,
     IntegrityError,
     InterfaceError,
@@ -60,15 +62,8 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
         ).format(table)
 
     def create_table(self) -> None:
-        """Create the tables under an advisory lock: the library's DDL (CREATE TYPE,
-        CREATE OR REPLACE FUNCTION) fails with "tuple concurrently updated" when several
-        processes start at once."""
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
-            try:
-                super().create_table()
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
+        with _ddl_locked(self.datastore):
+            super().create_table()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -155,10 +150,29 @@ class PostgresCommandFactory(PostgresFactory):
         self._shared_key = (ds.pool.conninfo, ds.schema, ds.lock_timeout, ds.pre_ping)
         self.datastore = shared_datastore.acquire(self._shared_key, ds)
 
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        """The library's recorder, which here keeps only snapshots (`<context>_snapshots`, for
+        the contexts that take them), its table created under the DDL lock."""
+        with _ddl_locked(self.datastore):
+            return super().aggregate_recorder(purpose)
+
     def close(self) -> None:
         key, self._shared_key = self._shared_key, None
         if key is not None:
             shared_datastore.release(key)
+
+
+@contextmanager
+def _ddl_locked(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the advisory lock of every process creating this project's tables: the library's
+    DDL (CREATE TYPE, CREATE OR REPLACE FUNCTION) fails with "tuple concurrently updated" when
+    several processes start at once."""
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
 
 
 class MemoryCommandFactory(POPOFactory):

@@ -2,10 +2,13 @@
 (the port is `services/api/store.py`).
 
 One row per scope (tenant, method, route, key). Claiming is one statement: an INSERT whose
-ON CONFLICT branch takes the row over only if it expired or its claim's lease lapsed, so of
-any number of concurrent requests exactly one gets the row, and none waits for another's
-request to finish. The row is not the durable record of the command (the command log is, see
-docs/adr/0003-api-idempotency.md), so it lives in autocommit statements of its own.
+ON CONFLICT branch takes the row over only if it expired, or if its claim's lease lapsed and
+the claimant's fingerprint is the row's (a retry of the crashed request; another body stays
+refused), so of any number of concurrent requests exactly one gets the row, and none waits
+for another's request to finish. The row is not the durable record of the command (the
+command log is, see docs/adr/0003-api-idempotency.md), so it lives in autocommit statements
+of its own. A statement waits for a pooled connection at most `CONNECTION_WAIT_S`: while the
+database is away, the request is answered (503) rather than held for the pool's 30 s.
 """
 
 import threading
@@ -41,7 +44,8 @@ CLAIM = (
     " ON CONFLICT (tenant, method, route, key) DO UPDATE SET fingerprint = excluded.fingerprint,"
     " token = excluded.token, lease_until = excluded.lease_until, expires_at = excluded.expires_at,"
     " status = NULL, headers = NULL, body = NULL"
-    " WHERE held.expires_at <= now() OR (held.status IS NULL AND held.lease_until <= now())"
+    " WHERE held.expires_at <= now()"
+    " OR (held.status IS NULL AND held.lease_until <= now() AND held.fingerprint = excluded.fingerprint)"
     " RETURNING token"
 )
 HOLDER = "SELECT fingerprint, status, headers, body FROM {table} WHERE " + SCOPE
@@ -49,6 +53,7 @@ COMPLETE = "UPDATE {table} SET status = %s, headers = %s, body = %s WHERE " + SC
 RELEASE = "DELETE FROM {table} WHERE " + SCOPE
 MINE = " AND token = %s AND status IS NULL"
 REAP = "DELETE FROM {table} WHERE expires_at <= now()"
+CONNECTION_WAIT_S = 2.0  # a statement takes a millisecond: a longer wait is not for load
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,14 @@ class PostgresIdempotencyStore:
         self._run(RELEASE + MINE, (*scope, token))
 
     def reap(self) -> int:
-        with self._pool.connection() as conn:
+        with self._pool.connection(CONNECTION_WAIT_S) as conn:
             return conn.execute(self._sql(REAP)).rowcount
 
     def close(self) -> None:
         self._pool.close()
 
     def _run(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._pool.connection() as conn:
+        with self._pool.connection(CONNECTION_WAIT_S) as conn:
             cursor = conn.execute(self._sql(statement), params)
             return cursor.fetchall() if cursor.description else []
 
@@ -126,7 +131,12 @@ class InMemoryIdempotencyStore:
         now = self._clock()
         with self._lock:
             row = self._rows.get(scope)
-            if row is None or row.expires_at <= now or (row.response is None and row.lease_until <= now):
+            retried = row is not None and row.fingerprint == fingerprint
+            if (
+                row is None
+                or row.expires_at <= now
+                or (retried and row.response is None and row.lease_until <= now)
+            ):
                 self._rows[scope] = self._Row(fingerprint, token, now + lease, now + ttl)
                 return None
             return Held(row.fingerprint, row.response)

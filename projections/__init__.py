@@ -9,5 +9,6 @@ listed in `catalog`). Everything else is shared and written once:
   version records (`positions`), parked events, dead letters and counters (`stats`) in it;
 - `runner`: the live consumer-group member; `rebuild` and `sources`: the same applier fed
   from Kafka offset 0 or from the event store; `checksum`: to compare the results;
-- `dlq`: the operator's retry and discard; `tables`: DDL, reset and the rebuild lock.
+- `dlq`: the operator's retry and discard; `tables`: DDL, the rebuild's new tables and their
+  swap, and the rebuild lock.
 """

@@ -8,7 +8,10 @@ version recorded and is skipped.
 A batch is first applied in one go (`batched.py`), inside a savepoint. If it holds anything
 unusual, that attempt is rolled back and the batch is applied record by record: each
 `apply` in a savepoint of its own, so an event that fails halfway is rolled back alone and
-dead-lettered, and the rest of the batch goes on.
+dead-lettered, and the rest of the batch goes on. Each record's whole way - decoding,
+ordering, parking, its version record - is in a savepoint too: whatever fails on it that is
+the record's fault is rolled back and the record dead-lettered, so no record can hold its
+batch in a retry for good.
 """
 
 import logging
@@ -18,6 +21,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import Cursor
+from psycopg.errors import ProgramLimitExceeded
 
 from infrastructure.contracts import IntegrationEvent
 from projections import batched, dead_letters, positions, stats
@@ -30,6 +34,13 @@ log = logging.getLogger(__name__)
 # Losing the connection or a deadlock says nothing about the event: fail the whole batch,
 # so that it is retried, instead of dead-lettering an innocent event.
 NOT_THE_EVENTS_FAULT = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def events_fault(error: Exception) -> bool:
+    """Whether `error` is the record's own, to dead-letter it for. A program limit (an index row
+    too large, a value nested too deep for the server) is an OperationalError to psycopg, yet
+    the record meets it again on every retry: it is the record's."""
+    return not isinstance(error, NOT_THE_EVENTS_FAULT) or isinstance(error, ProgramLimitExceeded)
 
 
 class _Unusual(Exception):
@@ -59,9 +70,9 @@ class Applier:
                 counts = batched.apply(cursor, self.projection, batch)
                 if counts is None:
                     raise _Unusual
-        except NOT_THE_EVENTS_FAULT:
-            raise
-        except Exception:  # _Unusual, or an apply that failed: the careful path finds which
+        except Exception as error:  # _Unusual, or an apply that failed: the careful path finds which
+            if not events_fault(error):
+                raise
             return None
         return counts
 
@@ -84,9 +95,9 @@ class Applier:
         try:
             with cursor.connection.transaction():  # a savepoint inside the batch's transaction
                 self.projection.apply(cursor, event)
-        except NOT_THE_EVENTS_FAULT:
-            raise
-        except Exception as error:  # any other failure is the event's: dead-letter it
+        except Exception as error:
+            if not events_fault(error):
+                raise
             return dead_letters.describe(error)
         return ""
 
@@ -103,11 +114,19 @@ class Applier:
                 return
 
     def _one(self, cursor: Cursor[Any], record: Incoming, counts: Counts) -> None:
+        """Decode the record and route it; if that fails, none of it stays and it is dead-lettered."""
+        routed = Counts()
         try:
-            event = record.event()
-        except Exception as error:  # whatever the bytes are, they are not an event
-            self._undecodable(cursor, record, dead_letters.describe(error), counts)
-            return
+            with cursor.connection.transaction():  # a savepoint: all the record did, or nothing
+                self._route(cursor, record.event(), record, routed)
+        except Exception as error:  # whatever the bytes are, they are not an event to route
+            if not events_fault(error):
+                raise
+            routed = Counts()  # what it did was rolled back, so is what it counted
+            self._unroutable(cursor, record, dead_letters.describe(error), routed)
+        counts.add(routed)
+
+    def _route(self, cursor: Cursor[Any], event: IntegrationEvent, record: Incoming, counts: Counts) -> None:
         aggregate_id, version = event.aggregate_id, event.aggregate_version
         last = self._last(cursor, aggregate_id)
         verdict = decide(last, version, dead_letters.open_versions(cursor, self.name, aggregate_id))
@@ -137,7 +156,7 @@ class Applier:
             "%s: parked %s from %s: waits for %s", self.name, event.event_id, record.source, waits_for
         )
 
-    def _undecodable(self, cursor: Cursor[Any], record: Incoming, error: str, counts: Counts) -> None:
+    def _unroutable(self, cursor: Cursor[Any], record: Incoming, error: str, counts: Counts) -> None:
         who = record.salvage_identity()
         if who.aggregate_id and who.version and who.version <= self._last(cursor, who.aggregate_id):
             counts.duplicates_skipped += 1  # a damaged copy of a version applied already

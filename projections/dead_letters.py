@@ -60,7 +60,10 @@ class DeadLetter:
 
 
 def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+    """The error as text PostgreSQL stores: a message may quote the record, and a record may
+    hold a NUL or half a surrogate pair, which no text column takes; both are escaped."""
+    text = f"{type(error).__name__}: {error}".replace("\x00", "\\x00")
+    return text.encode(errors="backslashreplace").decode()[:MAX_ERROR_LENGTH]
 
 
 def add(cursor: Cursor[Any], projection: str, who: Identity, record: Incoming, error: str) -> bool:

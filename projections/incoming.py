@@ -12,6 +12,10 @@ from uuid import UUID
 from infrastructure.consuming import Delivery
 from infrastructure.contracts import IntegrationEvent
 
+# The versions an event can have: from 1, and no more than the bookkeeping's integer
+# columns hold. A version outside them cannot be recorded, so its record is poison.
+VERSIONS = range(1, 2**31)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -39,7 +43,12 @@ class Incoming:
 
     def event(self) -> IntegrationEvent:
         """The decoded envelope; raises on a record that is not one (a poison record)."""
-        return IntegrationEvent.from_bytes(self.value)
+        event = IntegrationEvent.from_bytes(self.value)
+        if event.aggregate_version not in VERSIONS:
+            raise ValueError(
+                f"aggregate_version {event.aggregate_version} is not in {VERSIONS[0]}..{VERSIONS[-1]}"
+            )
+        return event
 
     @property
     def location(self) -> tuple[str | None, int | None, int | None]:
@@ -59,15 +68,15 @@ class Incoming:
         fields = _json_object(self.value)
         aggregate_id = _uuid(fields.get("aggregate_id")) or _uuid(self.key)
         version = fields.get("aggregate_version")
-        if aggregate_id is None or not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        if aggregate_id is None or not isinstance(version, int) or isinstance(version, bool):
             return Identity(aggregate_id, None)
-        return Identity(aggregate_id, version)
+        return Identity(aggregate_id, version if version in VERSIONS else None)
 
 
 def _json_object(value: bytes) -> dict[str, object]:
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

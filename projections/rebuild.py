@@ -1,11 +1,14 @@
 """Rebuild a projection from Kafka offset 0 or from the event store; replay without a reset.
 
 A rebuild is one transaction: take the projection's exclusive lock (live projectors pause),
-note the live checksum, drop and recreate the tables, forget the bookkeeping, apply every
-event, note the new checksum, commit. Readers see the old model until the new one is
-complete. The result is the same from either source, because the same `Applier` applies the
-same published events. With `dry_run` the transaction is rolled back instead: the answer to
-"would a fresh fold equal the live model?" (invariant I5), leaving everything as it was.
+note the live checksum, create new tables beside the live ones and forget the bookkeeping
+(`tables.stage`), apply every event to the new tables, note their checksum, swap them in
+for the live ones (`tables.swap`), commit. Readers read the old model, undisturbed, until
+the new one is complete, and the new one from then on: never an error, never a table half
+built. The result is the same from either source, because the same `Applier` applies the
+same published events. With `dry_run` nothing is swapped and the transaction is rolled back:
+the answer to "would a fresh fold equal the live model?" (invariant I5), leaving everything
+as it was.
 """
 
 from collections.abc import Callable, Iterable, Mapping
@@ -69,8 +72,10 @@ def _rebuild(
     ):
         tables.lock_for_rebuild(cursor, settings, projection)
         before = checksum(conn, projection)
-        if reset:
-            tables.reset(cursor, projection)
+        staged = tables.stage(cursor, projection) if reset else None
         for batch in batches():  # read only now: every earlier live batch has committed
             counts.add(applier.apply_all(cursor, batch))
-        return Outcome(counts, checksum(conn, projection), before)
+        after = checksum(conn, projection)  # of the new tables, before the swap makes readers wait
+        if staged and not dry_run:
+            tables.swap(cursor, staged, projection)
+        return Outcome(counts, after, before)

@@ -7,12 +7,14 @@ settings object, and `System.close()` releases their connection pools.
 from dataclasses import dataclass
 
 from domain.ports import Carrier, PaymentProvider
+from domain.privacy import Vault
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.database import ensure_schema
 from infrastructure.gateways import HttpCarrier, HttpPaymentProvider, RetryPolicy
 from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
+from infrastructure.vault import memory_vault, postgres_vault
 from services.fulfillment import FulfillmentService
 from services.gateway import Gateway, GatewayOptions
 from services.inventory import InventoryService
@@ -26,6 +28,7 @@ class System:
     inventory: InventoryService
     payments: PaymentsService
     fulfillment: FulfillmentService
+    vault: Vault  # the customers' keys, which seal their personal data (domain/privacy.py)
 
     @property
     def contexts(self) -> tuple[OrdersService | InventoryService | PaymentsService | FulfillmentService, ...]:
@@ -42,22 +45,30 @@ class System:
     def close(self) -> None:
         for app in self.contexts:
             app.close()
+        getattr(self.vault, "close", lambda: None)()
 
 
 def build(
-    settings: Settings, provider: PaymentProvider | None = None, carrier: Carrier | None = None
+    settings: Settings,
+    provider: PaymentProvider | None = None,
+    carrier: Carrier | None = None,
+    vault: Vault | None = None,
 ) -> System:
     """Construct the four contexts, creating their tables (and schema) if needed.
 
-    The provider and the carrier default to in-process fakes that keep their own keys."""
+    The provider and the carrier default to in-process fakes that keep their own keys; the
+    vault, to the customers' keys in the same database (or memory)."""
     ensure_schema(settings)
     env = settings.persistence_env()
     inventory = InventoryService(env=env)
+    if vault is None:
+        vault = postgres_vault(settings, inventory.mapper.cipher) if settings.database_url else memory_vault()
     return System(
-        orders=OrdersService(is_known_sku=inventory.is_known_sku, env=env),
+        orders=OrdersService(is_known_sku=inventory.is_known_sku, vault=vault, env=env),
         inventory=inventory,
-        payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), env=env),
-        fulfillment=FulfillmentService(carrier=carrier or InMemoryCarrier(), env=env),
+        payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), vault=vault, env=env),
+        fulfillment=FulfillmentService(carrier=carrier or InMemoryCarrier(), vault=vault, env=env),
+        vault=vault,
     )
 
 

@@ -22,7 +22,9 @@ from domain.fulfillment import (
     Shipment,
 )
 from domain.ids import shipment_id
+from domain.orders import ShippingAddress
 from domain.ports import Carrier, CarrierReply
+from domain.privacy import PersonalDataErasedError, Sealed, Vault
 from services.application import Decision, Handler
 from services.context import ContextApplication
 
@@ -30,9 +32,11 @@ from services.context import ContextApplication
 class FulfillmentService(ContextApplication):
     name = "Fulfillment"
 
-    def __init__(self, carrier: Carrier, env: dict[str, Any] | None = None) -> None:
+    def __init__(self, carrier: Carrier, vault: Vault, env: dict[str, Any] | None = None) -> None:
+        """`vault` opens the address, sealed by the order, just before the carrier is asked."""
         super().__init__(env)
         self.carrier = carrier
+        self.vault = vault
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -77,7 +81,7 @@ class FulfillmentService(ContextApplication):
         carrier's timeout when the answer is unknown, and `CallRefusedError` when the carrier
         refuses a cancel or a hand-over the shipment's state allowed (a drift to look at)."""
         asked: dict[str, Callable[[str, Any], CarrierReply]] = {
-            "book": lambda key, r: self.carrier.ship(idempotency_key=key, destination=r["destination"]),
+            "book": self._book,
             "hand_over": lambda key, r: self.carrier.hand_over(
                 idempotency_key=key, tracking_id=r["tracking_id"]
             ),
@@ -97,6 +101,13 @@ class FulfillmentService(ContextApplication):
             tracking_id=reply.tracking_id,
             reason=reply.reason,
         )
+
+    def _book(self, key: str, request: Any) -> CarrierReply:
+        try:
+            address = ShippingAddress.opened(self.vault, Sealed.from_json(request["destination"]))
+        except PersonalDataErasedError:  # the customer was forgotten: there is nowhere to ship
+            return CarrierReply(status="refused", tracking_id="", reason="the customer's data was erased")
+        return self.carrier.ship(idempotency_key=key, destination=str(address))
 
     def shipment_of(self, order_id: Any) -> Shipment:
         return self.load(shipment_id(order_id), Shipment, UnknownShipmentError)

@@ -14,6 +14,7 @@ from domain.orders import (
     PlaceOrder,
     RecordCompensation,
 )
+from domain.privacy import Vault
 from services.application import Decision, Handler
 from services.context import ContextApplication
 
@@ -21,10 +22,15 @@ from services.context import ContextApplication
 class OrdersService(ContextApplication):
     name = "Orders"
 
-    def __init__(self, is_known_sku: Callable[[str], bool], env: dict[str, Any] | None = None) -> None:
-        """`is_known_sku` is the inventory context's catalogue check, passed in, not imported."""
+    def __init__(
+        self, is_known_sku: Callable[[str, str], bool], vault: Vault, env: dict[str, Any] | None = None
+    ) -> None:
+        """`is_known_sku(sku, tenant_id)` is the inventory context's catalogue check, passed in,
+        not imported: an order may name only the SKUs its own tenant stocks;
+        `vault` seals each order's personal data under its customer's key."""
         super().__init__(env)
         self.is_known_sku = is_known_sku
+        self.vault = vault
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -39,7 +45,7 @@ class OrdersService(ContextApplication):
         # Saving would collide on version 1 forever; refuse by name instead of retrying.
         if self.recorder.select_events(command.order_id, limit=1):
             raise OrderExistsError(f"order {command.order_id} was already placed by another command")
-        order = Order.place(command, self.is_known_sku)
+        order = Order.place(command, lambda sku: self.is_known_sku(sku, command.tenant_id), self.vault)
         return self._decided(order)
 
     def cancel(self, command: CancelOrder) -> Decision:

@@ -25,6 +25,7 @@ from domain.payments import (
     VoidPayment,
 )
 from domain.ports import PaymentProvider, ProviderReply
+from domain.privacy import PersonalDataErasedError, Sealed, Vault
 from services.application import Decision, Handler
 from services.context import ContextApplication
 
@@ -32,9 +33,11 @@ from services.context import ContextApplication
 class PaymentsService(ContextApplication):
     name = "Payments"
 
-    def __init__(self, provider: PaymentProvider, env: dict[str, Any] | None = None) -> None:
+    def __init__(self, provider: PaymentProvider, vault: Vault, env: dict[str, Any] | None = None) -> None:
+        """`vault` opens the card token, sealed by the order, just before the provider is asked."""
         super().__init__(env)
         self.provider = provider
+        self.vault = vault
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -86,9 +89,7 @@ class PaymentsService(ContextApplication):
         the provider's timeout when the answer is unknown, and `CallRefusedError` when the
         provider refuses an operation the payment's state allowed (a drift to look at)."""
         asked: dict[str, Callable[[str, Any], ProviderReply]] = {
-            "authorize": lambda key, r: self.provider.authorize(
-                idempotency_key=key, amount=_amount(r), token=r["token"], order_id=r["order_id"]
-            ),
+            "authorize": self._authorize,
             "capture": lambda key, r: self.provider.capture(
                 idempotency_key=key, reference=r["reference"], amount=_amount(r)
             ),
@@ -111,6 +112,15 @@ class PaymentsService(ContextApplication):
             status="approved" if reply.status == "approved" else "declined",
             reference=reply.reference,
             reason=reply.reason,
+        )
+
+    def _authorize(self, key: str, request: Any) -> ProviderReply:
+        try:
+            token = self.vault.open(Sealed.from_json(request["token"]))
+        except PersonalDataErasedError:  # the customer was forgotten: there is no card to charge
+            return ProviderReply(status="declined", reference="", reason="the customer's data was erased")
+        return self.provider.authorize(
+            idempotency_key=key, amount=_amount(request), token=token, order_id=request["order_id"]
         )
 
     def payment_of(self, order_id: Any) -> Payment:

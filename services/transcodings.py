@@ -5,7 +5,8 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.money import Money
-from domain.orders import OrderLine, ShippingAddress
+from domain.orders import OrderLine
+from domain.privacy import Sealed
 
 
 class MoneyAsDict(Transcoding):
@@ -30,18 +31,18 @@ class OrderLineAsDict(Transcoding):
         return OrderLine(**data)
 
 
-class ShippingAddressAsDict(Transcoding):
-    type = ShippingAddress
-    name = "shipping_address"
+class SealedAsDict(Transcoding):
+    type = Sealed
+    name = "sealed"
 
-    def encode(self, obj: ShippingAddress) -> dict[str, Any]:
-        return vars(obj).copy()
+    def encode(self, obj: Sealed) -> dict[str, Any]:
+        return obj.as_json()
 
-    def decode(self, data: dict[str, Any]) -> ShippingAddress:
-        return ShippingAddress(**data)
+    def decode(self, data: dict[str, Any]) -> Sealed:
+        return Sealed.from_json(data)
 
 
 def register_value_objects(transcoder: JSONTranscoder) -> None:
     transcoder.register(MoneyAsDict())
     transcoder.register(OrderLineAsDict())
-    transcoder.register(ShippingAddressAsDict())
+    transcoder.register(SealedAsDict())

@@ -5,7 +5,6 @@ system that is slow in its first minute (connections, caches, consumer groups jo
 slow for real customers too, so that minute is measured and also reported on its own.
 """
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,11 +89,8 @@ def _pids(servers: Servers) -> dict[str, int]:
 
 
 def public(settings: Settings) -> dict[str, Any]:
-    """The settings the processes ran with, less the API keys and the webhook secret."""
-    kept = {
-        k: v for k, v in dataclasses.asdict(settings).items() if k not in ("api_keys", "psp_webhook_secret")
-    }
-    return {k: str(v) if isinstance(v, Path) else v for k, v in kept.items()}
+    """The settings the processes ran with, less the API keys, the webhook secret and the cipher key."""
+    return settings.model_dump(mode="json", exclude={"api_keys", "psp_webhook_secret", "cipher_key"})
 
 
 def drain(settings: Settings, table: str, drain_s: float, say: Callable[[str], None]) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from infrastructure.contracts.envelope import Payload
 
 
 class ShipmentRequested(Payload):
+    """The address stays in the fulfillment store, sealed: only the carrier is sent it."""
+
     event_type = "ShipmentRequested"
     order_id: str
-    destination: str
 
 
 class ShipmentBooked(Payload):
@@ -51,7 +52,7 @@ class ShipmentCancelled(Payload):
 
 
 MAPPING: dict[type, Callable[[Any], Payload]] = {
-    Shipment.Requested: lambda e: ShipmentRequested(order_id=e.order_id, destination=e.destination),
+    Shipment.Requested: lambda e: ShipmentRequested(order_id=e.order_id),
     Shipment.Booked: lambda e: ShipmentBooked(order_id=e.order_id, tracking_id=e.tracking_id),
     Shipment.Failed: lambda e: ShipmentFailed(order_id=e.order_id, reason=e.reason),
     Shipment.HandOverRequested: lambda e: ShipmentHandOverRequested(order_id=e.order_id),

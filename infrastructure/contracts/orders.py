@@ -13,23 +13,17 @@ class Line(Payload):
     unit_price_cents: int
 
 
-class Address(Payload):
-    name: str
-    line1: str
-    city: str
-    postal_code: str
-    country: str
-
-
 class OrderPlaced(Payload):
+    """What consumers need of a new order. The address and the card token stay in the orders
+    store, sealed under the customer's key: whoever needs them (the saga, for the payment and
+    the shipment) reads them there, and no topic ever carries them."""
+
     event_type = "OrderPlaced"
     order_id: str
     customer_id: str
     currency: str
     total_cents: int
     lines: list[Line]
-    shipping_address: Address
-    payment_token: str
     tenant_id: str = ""  # the API client's tenant; empty for orders placed in process
 
 
@@ -85,8 +79,6 @@ def _placed(e: Any) -> Payload:
         currency=e.currency,
         total_cents=e.total.cents,
         lines=lines,
-        shipping_address=Address(**vars(e.shipping_address)),
-        payment_token=e.payment_token,
         tenant_id=e.tenant_id,
     )
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from infrastructure.devstack.broker import LocalBroker
 from infrastructure.devstack.errors import DevStackError
+from infrastructure.devstack.keys import keys_of, write_privately
 from infrastructure.devstack.lock import exclusive_lock
 from infrastructure.devstack.ports import free_port, port_is_free
 from infrastructure.devstack.postgres import EmbeddedPostgres
 from infrastructure.devstack.server_home import SERVER_HOME
-from infrastructure.devstack.state import StackState, load_state, save_state, write_atomically
+from infrastructure.devstack.state import StackState, load_state, save_state
 from infrastructure.devstack.status import Component, StackInfo, StackStatus, describe, stopped
 
 Step = Callable[[str], AbstractContextManager[object]]
@@ -24,7 +25,7 @@ Step = Callable[[str], AbstractContextManager[object]]
 
 
 class DevStack:
-    """All state lives in `root`: ports, pid files, logs, the PostgreSQL data and `env`.
+    """All state lives in `root`: ports, pid files, logs, the PostgreSQL data, the keys and `env`.
 
     `up` and `down` are idempotent and serialised across processes by a lock on `root/lock`;
     a stack left behind by a crash is recognised by checking each pid against its program.
@@ -47,7 +48,7 @@ class DevStack:
             already_running = postgres.is_running() and broker.is_running()
             self._ensure_postgres(postgres)
             self._ensure_broker(broker)
-            write_atomically(self.env_file, _env_text(postgres, broker))
+            write_privately(self.env_file, _env_text(postgres, broker, keys_of(self.root)))
             return StackInfo(
                 database_url=postgres.url,
                 kafka_bootstrap_servers=broker.bootstrap_servers,
@@ -64,7 +65,15 @@ class DevStack:
             if not self.env_file.exists():
                 raise DevStackError(f"no dev stack is running in {self.root} (its env file is gone)")
             kept = [line for line in self.env_file.read_text().splitlines() if _name(line) not in variables]
-            write_atomically(self.env_file, "".join(f"{line}\n" for line in kept) + _exports(variables))
+            write_privately(self.env_file, "".join(f"{line}\n" for line in kept) + _exports(variables))
+
+    def exported(self) -> dict[str, str]:
+        """What a shell that sources the env file gets; nothing when no stack runs here."""
+        try:
+            lines = self.env_file.read_text().splitlines()
+        except FileNotFoundError:
+            return {}
+        return dict(_variable(line) for line in lines)
 
     def down(self, purge: bool = False) -> bool:
         """Stop both servers; True if anything was running. `purge` also deletes `root`."""
@@ -165,8 +174,10 @@ def _pid_of(component: Component) -> int:
     return pid
 
 
-def _env_text(postgres: EmbeddedPostgres, broker: LocalBroker) -> str:
-    return _exports({"DATABASE_URL": postgres.url, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers})
+def _env_text(postgres: EmbeddedPostgres, broker: LocalBroker, keys: Mapping[str, str]) -> str:
+    """The servers' addresses and the stack's keys (the file is readable by its owner only)."""
+    servers = {"DATABASE_URL": postgres.url, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    return _exports({**servers, **keys})
 
 
 def _exports(variables: Mapping[str, str]) -> str:
@@ -177,3 +188,9 @@ def _exports(variables: Mapping[str, str]) -> str:
 def _name(line: str) -> str:
     """The variable an `export NAME=value` line sets."""
     return line.removeprefix("export ").partition("=")[0]
+
+
+def _variable(line: str) -> tuple[str, str]:
+    """The variable an `export NAME=value` line sets, and its value unquoted."""
+    name, _, quoted = line.removeprefix("export ").partition("=")
+    return name, "".join(shlex.split(quoted))

@@ -17,6 +17,7 @@ from services.api.idempotency import KEY_HEADER, Idempotency
 from services.api.limits import BodyLimit
 from services.api.metrics import Metrics, RequestMetrics
 from services.api.problems import Problem
+from services.api.rate_limit import WriteRateLimit
 from services.api.reaper import Reaper
 from services.api.store import IdempotencyStore
 from services.api.webhook_store import WebhookStore
@@ -31,6 +32,9 @@ class ApiConfig:
     ttl: timedelta = timedelta(hours=24)  # how long a key's response is kept
     reap_every_s: float = 60.0
     max_body_bytes: int = 64 * 1024
+    # Writes executed per API key, in the `limits` library's notation ("100/second"): well
+    # above what one client of the load benchmark sends (40 orders a second).
+    write_rate_limit: str = "100/second"
 
 
 class OrdersApi(FastAPI):
@@ -60,7 +64,7 @@ def create_app(
     system: System, store: IdempotencyStore, webhook_store: WebhookStore, config: ApiConfig
 ) -> FastAPI:
     metrics = Metrics()
-    reaper = Reaper(store, config.reap_every_s)
+    reaper = Reaper(store, webhook_store, config.reap_every_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +79,7 @@ def create_app(
         lifespan=lifespan,
     )
     handlers.install(app)
-    gate = Idempotency(store, config.lease, config.ttl, metrics)
+    gate = Idempotency(store, config.lease, config.ttl, metrics, WriteRateLimit(config.write_rate_limit))
     app.include_router(routes.router(system, gate, tenant_of(config.api_keys)))
     app.include_router(webhooks.router(webhook_store, config.psp_webhook_secret, metrics))
     app.include_router(operations.router(system, metrics))

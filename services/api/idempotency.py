@@ -1,12 +1,16 @@
 """Layer 1 of docs/IDEMPOTENCY.md: the `Idempotency-Key` every POST carries.
 
-A key's scope is (tenant, method, route with its parameters, key); a request's fingerprint is
-the sha256 of its canonical body (JSON with sorted keys and no whitespace; a body that is not
-strict JSON is refused, `json_body.py`). Before a request has any effect, it claims its scope
-in the store (`store.py`). Then:
+A key's scope is (tenant, method, route template, key): `/v1/orders/{order_id}/cancel`, not
+the path as sent, so that no spelling of a path makes a retry another request. A request's
+fingerprint is the sha256 of its canonical body (JSON with sorted keys and no whitespace; a
+body that is not strict JSON is refused, `json_body.py`), together with the path's parameters
+as the endpoint reads them (an order id in any spelling a UUID allows is one order): the same
+key sent to cancel another order is another request under that key. Before a request has any
+effect, it claims its scope in the store (`store.py`). Then:
 
-- the claim is ours: execute the command, and keep the response for the retries; or release
-  the claim when the next attempt may be answered differently (malformed input, a missing SKU,
+- the claim is ours: count the write against the API key's rate limit (`rate_limit.py`),
+  execute the command, and keep the response for the retries; or release the claim when the
+  next attempt may be answered differently (malformed input, a missing SKU, the rate limit,
   any 5xx), so that the client may correct it or simply try again;
 - a finished request holds it with the same fingerprint: send its response again, marked
   `Idempotent-Replayed: true`;
@@ -19,29 +23,37 @@ transaction of the command's events (services/application.py), answers a repeate
 its first result. The response is built from that result (the Receipt) alone. So after such a
 crash the claim's lease lapses, the retry claims the scope again and executes the same command,
 the log replays it, and the retry gets byte for byte the response that the first attempt would
-have sent. The store caches responses and fends off concurrent duplicates; the command log is
-the durable record (docs/adr/0003-api-idempotency.md).
+have sent. A lapsed claim is taken over only with its own fingerprint, so another body under
+the key is refused even while the first request's command may not have run. The store caches
+responses and fends off concurrent duplicates; the command log is the durable record
+(docs/adr/0003-api-idempotency.md).
 """
 
+import functools
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 from uuid import uuid4, uuid5
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from domain.errors import RuleViolationError
 from domain.ids import NAMESPACE
 from infrastructure.faults.crash_points import crash_point
 from services.api import problems
+from services.api.auth import bearer
 from services.api.json_body import canonical
 from services.api.metrics import Metrics
 from services.api.problems import KEY_IN_USE, KEY_MALFORMED, KEY_MISSING, KEY_REUSED
+from services.api.rate_limit import WriteRateLimit
 from services.api.store import Held, IdempotencyStore, RecordedResponse, Scope
 from services.application import Receipt
 
@@ -55,6 +67,7 @@ Render = Callable[[dict[str, Any]], RecordedResponse]
 class IdempotentRequest:
     scope: Scope
     fingerprint: str
+    api_key: str = field(repr=False)  # whose rate limit the request counts against
 
     @property
     def command_id(self) -> str:
@@ -63,8 +76,16 @@ class IdempotentRequest:
 
 
 class Idempotency:
-    def __init__(self, store: IdempotencyStore, lease: timedelta, ttl: timedelta, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        lease: timedelta,
+        ttl: timedelta,
+        metrics: Metrics,
+        write_rate_limit: WriteRateLimit,
+    ) -> None:
         self.store, self.lease, self.ttl, self.metrics = store, lease, ttl, metrics
+        self.write_rate_limit = write_rate_limit
 
     def run(self, request: IdempotentRequest, execute: Callable[[], Receipt], render: Render) -> Response:
         """Answer `request` once: by `execute`, rendered from the Receipt's result alone, or
@@ -75,6 +96,7 @@ class Idempotency:
             return self._answer_held(held, request)
         crash_point("api.after_claim")
         try:
+            self.write_rate_limit.take(request.api_key)  # only now: a replay above is not counted
             receipt = execute()
             crash_point("api.after_commit")
             answer, replayed = render(receipt.result), receipt.replayed
@@ -105,6 +127,7 @@ def idempotent_request(tenant: Callable[..., str]) -> Callable[..., Awaitable[Id
     async def dependency(
         request: Request,
         tenant_id: Annotated[str, Depends(tenant)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         key: Annotated[
             str | None,
             Header(
@@ -117,11 +140,30 @@ def idempotent_request(tenant: Callable[..., str]) -> Callable[..., Awaitable[Id
         body = await request.body()
         if body and not _is_json(request.headers.get("content-type", "")):
             raise problems.ProblemError(problems.http(415, "the body must be application/json"))
-        route: str = request.scope["route"].path_format
-        scope = Scope(tenant_id, request.method, route.format_map(request.path_params), check_key(key))
-        return IdempotentRequest(scope, fingerprint(body))
+        assert credentials is not None  # `tenant` refused the request otherwise
+        scope = Scope(tenant_id, request.method, request.scope["route"].path_format, check_key(key))
+        return IdempotentRequest(scope, fingerprint(body, _parameters(request)), credentials.credentials)
 
     return dependency
+
+
+def _parameters(request: Request) -> dict[str, Any]:
+    """The path's parameters as the endpoint reads them. A value it refuses is left as sent:
+    FastAPI answers that request with 422 before the endpoint, and so before any claim."""
+    declared = inspect.signature(request.scope["route"].endpoint).parameters
+    parameters = {}
+    for name, sent in request.path_params.items():
+        reader = _reader(declared[name].annotation)
+        try:
+            parameters[name] = reader.dump_python(reader.validate_python(sent), mode="json")
+        except ValidationError:
+            parameters[name] = sent
+    return parameters
+
+
+@functools.cache
+def _reader(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
 
 
 def _key_schema(schema: dict[str, Any]) -> None:
@@ -139,8 +181,13 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def fingerprint(body: bytes) -> str:
-    return hashlib.sha256((canonical(body) if body else "").encode()).hexdigest()
+def fingerprint(body: bytes, parameters: dict[str, Any]) -> str:
+    """On a route without parameters, the body's alone: equal to the fingerprints of the
+    records kept before parameters were part of it."""
+    text = canonical(body) if body else ""
+    if parameters:
+        text = json.dumps([parameters, text], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_json(content_type: str) -> bool:

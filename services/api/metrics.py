@@ -1,7 +1,12 @@
-"""`GET /metrics` in the Prometheus text format: requests by route and status, their duration,
-what the Idempotency-Key layer did with each POST (executed, recovered from the command log,
-replayed from the store, in flight, mismatch, released), and the provider's webhooks (accepted,
-or a duplicate of one accepted before)."""
+"""`GET /metrics` in the Prometheus text format: requests by method, route and status, their
+duration, what the Idempotency-Key layer did with each POST (executed, recovered from the
+command log, replayed from the store, in flight, mismatch, released), and the provider's
+webhooks (accepted, or a duplicate of one accepted before).
+
+Every label takes one of a fixed set of values, whatever clients send, since each new value
+is a new series for the scraper to keep: the method is one of HTTP's usual ones or `other`,
+and the route is the template a request matched (`/v1/orders/{order_id}`) or `unmatched`.
+"""
 
 import threading
 import time
@@ -16,6 +21,7 @@ FAMILIES = {
     "orders_api_idempotency_total": ("counter", "What the Idempotency-Key layer did with a POST."),
     "orders_api_webhooks_total": ("counter", "The provider's webhooks: accepted, or a duplicate."),
 }
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -41,8 +47,7 @@ class Metrics:
 
 
 class RequestMetrics:
-    """ASGI middleware counting every answer; unmatched paths share one label, so a scan of
-    random URLs cannot grow the metrics without bound."""
+    """ASGI middleware counting every answer, labelled as the module's docstring says."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
@@ -62,13 +67,16 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
+            method = scope["method"] if scope["method"] in METHODS else "other"
             route = getattr(scope.get("route"), "path_format", "unmatched")
-            labels = {"method": scope["method"], "route": route}
-            self.metrics.add("orders_api_requests_total", **labels, status=str(status))
+            self.metrics.add("orders_api_requests_total", method=method, route=route, status=str(status))
             self.metrics.add(
-                "orders_api_request_duration_seconds_sum", time.perf_counter() - started, **labels
+                "orders_api_request_duration_seconds_sum",
+                time.perf_counter() - started,
+                method=method,
+                route=route,
             )
-            self.metrics.add("orders_api_request_duration_seconds_count", **labels)
+            self.metrics.add("orders_api_request_duration_seconds_count", method=method, route=route)
 
 
 def _labels(labels: Labels) -> str:

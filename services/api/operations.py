@@ -2,16 +2,21 @@
 
 `/healthz` says the process answers; `/readyz` that it can reach every context's event store
 (a load balancer should send traffic only then); `/metrics` is the Prometheus text format.
+Since anyone may ask, `/readyz` says ready or not ready and nothing more: which store failed,
+and how, goes to the log.
 """
+
+import logging
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import PlainTextResponse
 
-from services.api import problems
 from services.api.metrics import CONTENT_TYPE, Metrics
-from services.api.problems import ProblemError, documented
+from services.api.problems import RETRY_LATER, UNAVAILABLE, documented
 from services.bootstrap import System
+
+log = logging.getLogger(__name__)
 
 
 class Status(BaseModel):
@@ -31,8 +36,8 @@ def router(system: System, metrics: Metrics) -> APIRouter:
             try:
                 context.recorder.max_notification_id()
             except Exception as error:
-                detail = f"the {context.name} event store does not answer: {error}"
-                raise ProblemError(problems.http(503, detail)) from error
+                log.warning("not ready: the %s event store does not answer: %s", context.name, error)
+                raise UNAVAILABLE.error("not ready", RETRY_LATER) from error
         return Status(status="ready")
 
     @ops.get("/metrics", response_class=PlainTextResponse)

@@ -6,6 +6,8 @@ records, so a refusal replayed from the log has the type of the first. The statu
 three domain families are in docs/adr/0003-api-idempotency.md: a malformed command 422, a
 missing thing 404, a refusal by the current state 409. Plain HTTP errors (no such route, wrong
 method, body too large, wrong media type, a crash) are `about:blank`, titled by their status.
+The answers that ask the client to come back (429, 503) say when, in Retry-After, and never
+why: the cause of a 503 is logged for the operator, not sent.
 """
 
 from collections.abc import Mapping
@@ -63,6 +65,10 @@ KEY_MALFORMED = ProblemType("idempotency-key-malformed", 400, "Idempotency-Key h
 KEY_REUSED = ProblemType("idempotency-key-reused", 422, "Idempotency-Key used for another request")
 KEY_IN_USE = ProblemType("idempotency-key-in-use", 409, "A request with this Idempotency-Key is running")
 CONTENTION = ProblemType("contention", 503, "Too many concurrent changes; try again")
+UNAVAILABLE = ProblemType("unavailable", 503, "Temporarily unavailable; try again later")
+RATE_LIMITED = ProblemType("rate-limited", 429, "Too many writes with this API key")
+# For UNAVAILABLE: a database restarts or fails over in seconds; a client refused again waits again.
+RETRY_LATER = {"Retry-After": "5"}
 
 
 class ProblemError(Exception):
@@ -96,13 +102,28 @@ def response(problem: Problem, headers: Mapping[str, str] | None = None) -> Resp
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these statuses, and for any other (`default`), as problems."""
+    """OpenAPI `responses` for these statuses, and for any other (`default`), as problems. 503
+    is always among them: every operation that answers problems reads or writes the database,
+    which may be away."""
     content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     answers: dict[int | str, dict[str, Any]] = {
-        status: {"description": HTTPStatus(status).phrase, "content": content} for status in statuses
+        status: {"description": HTTPStatus(status).phrase, "content": content} | _headers(status)
+        for status in sorted({*statuses, 503})
     }
     answers["default"] = {"description": "Any other error", "content": content}
     return answers
+
+
+def _headers(status: int) -> dict[str, Any]:
+    """Every 429 and 503 says when to try again."""
+    if status not in (429, 503):
+        return {}
+    retry_after = {
+        "required": True,
+        "description": "Seconds to wait.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    return {"headers": {"Retry-After": retry_after}}
 
 
 def _status(error: DomainError) -> int:

@@ -4,7 +4,9 @@ Each POST runs its command through the idempotency gate and builds its response 
 command's Receipt alone (`_placed`, `_changed`, `_restocked`), never from state read
 afterwards: a retry answered by the command log then gets the same bytes. Reads go to the
 aggregates through the services, so a client reads its own writes. An order is visible only to
-the tenant that placed it; to anyone else it does not exist (404), which tells them nothing.
+the tenant that placed it, and stock only to the tenant that stocked it (each tenant restocks,
+reads and orders from a stock of its own, `domain/inventory.py`); to anyone else either does not
+exist (404), which tells them nothing.
 """
 
 import json
@@ -18,7 +20,8 @@ from starlette.responses import Response
 
 from domain.errors import NotFoundError, UnknownOrderError, UnknownPaymentError, UnknownShipmentError
 from domain.ids import NAMESPACE
-from domain.orders import Order
+from domain.orders import Order, ShippingAddress
+from domain.privacy import PersonalDataErasedError, Vault
 from services.api.idempotency import Idempotency, IdempotentRequest, idempotent_request
 from services.api.problems import ProblemError, documented, from_domain_error
 from services.api.schemas import (
@@ -50,7 +53,10 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
         return order
 
     @api.post(
-        "/orders", status_code=201, response_model=OrderReceipt, responses=documented(400, 401, 409, 415, 422)
+        "/orders",
+        status_code=201,
+        response_model=OrderReceipt,
+        responses=documented(400, 401, 409, 415, 422, 429),
     )
     def place_order(body: PlaceOrderRequest, post: Post) -> Response:
         command = body.command(post.command_id, order_id(post.scope), post.scope.tenant)
@@ -68,34 +74,29 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
         order = owned_order(order_id, tenant_id)
         payment = _found(lambda: system.payments.payment_of(order.id), UnknownPaymentError)
         shipment = _found(lambda: system.fulfillment.shipment_of(order.id), UnknownShipmentError)
-        return OrderView.of(order, payment, shipment)
+        return OrderView.of(order, payment, shipment, _address(system.vault, order))
 
     @api.post(
         "/orders/{order_id}/cancel",
         response_model=OrderReceipt,
-        responses=documented(400, 401, 404, 409, 415, 422),
+        responses=documented(400, 401, 404, 409, 415, 422, 429),
     )
     def cancel_order(order_id: UUID, post: Post, body: CancelRequest | None = None) -> Response:
         owned_order(order_id, post.scope.tenant)
         command = (body or CancelRequest()).command(post.command_id, order_id)
         return gate.run(post, lambda: system.orders.execute(command), _changed)
 
-    @api.get(
-        "/inventory/{sku}",
-        response_model=StockView,
-        responses=documented(401, 404, 422),
-        dependencies=[Depends(tenant)],  # any tenant may see the stock, which all of them share
-    )
-    def get_stock(sku: str) -> StockView:
-        return StockView.of(system.inventory.stock_item(sku))
+    @api.get("/inventory/{sku}", response_model=StockView, responses=documented(401, 404, 422))
+    def get_stock(sku: str, tenant_id: Tenant) -> StockView:
+        return StockView.of(system.inventory.stock_item(sku, tenant_id))
 
     @api.post(
         "/inventory/{sku}/restock",
         response_model=StockReceipt,
-        responses=documented(400, 401, 409, 415, 422),
+        responses=documented(400, 401, 409, 415, 422, 429),
     )
     def restock(sku: str, body: RestockRequest, post: Post) -> Response:
-        command = body.command(post.command_id, sku)
+        command = body.command(post.command_id, sku, post.scope.tenant)
         return gate.run(post, lambda: system.inventory.execute(command), _restocked)
 
     return api
@@ -128,4 +129,12 @@ def _found(load: Callable[[], T], missing: type[NotFoundError]) -> T | None:
     try:
         return load()
     except missing:
+        return None
+
+
+def _address(vault: Vault, order: Order) -> ShippingAddress | None:
+    """The order's address, or None once its customer was forgotten."""
+    try:
+        return ShippingAddress.opened(vault, order.shipping_address)
+    except PersonalDataErasedError:
         return None

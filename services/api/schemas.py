@@ -1,15 +1,18 @@
 """Request and response bodies. Requests are strict (no coercion of "3" to 3) and refuse
 unknown fields; the values themselves are checked by the domain model, once, where the rules
-live, so these classes only translate JSON into commands and aggregates into JSON."""
+live, so these classes only translate JSON into commands and aggregates into JSON. The bounds
+the domain enforces are declared here too (`bounded`), so the OpenAPI document shows them; a
+value beyond one is refused by the domain, as a 422 problem naming its rule."""
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from domain.errors import InvalidCommandError
 from domain.fulfillment import Shipment
-from domain.inventory import RestockSku, StockItem, check_sku
+from domain.inventory import MAX_LINES, MAX_QUANTITY, MAX_RESTOCK_QUANTITY, RestockSku, StockItem, check_sku
 from domain.money import Money
 from domain.orders import CancelOrder, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress, check_text
 from domain.payments import Payment
@@ -33,9 +36,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def bounded(**bounds: int) -> Any:
+    """JSON Schema bounds (`maximum`, `maxItems`...) for the document only: the domain checks them."""
+    declared: JsonDict = dict(bounds)
+    return Field(json_schema_extra=declared)
+
+
 class Line(Strict):
     sku: str
-    quantity: int
+    quantity: Annotated[int, bounded(minimum=1, maximum=MAX_QUANTITY)]
     unit_price_cents: int
 
 
@@ -56,7 +65,7 @@ class PlaceOrderRequest(Strict):
 
     customer_id: str
     currency: str
-    lines: list[Line]
+    lines: Annotated[list[Line], bounded(minItems=1, maxItems=MAX_LINES)]
     shipping_address: Address
     payment: PaymentDetails
 
@@ -85,12 +94,15 @@ class CancelRequest(Strict):
 class RestockRequest(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": 10}]})
 
-    quantity: int
+    quantity: Annotated[int, bounded(minimum=1, maximum=MAX_RESTOCK_QUANTITY)]
 
-    def command(self, command_id: str, sku: str) -> RestockSku:
+    def command(self, command_id: str, sku: str, tenant_id: str) -> RestockSku:
+        """Restock the tenant's own stock of `sku`."""
         # Checked before the key is claimed: the claim keeps the path, SKU included, and
         # PostgreSQL refuses text with a NUL (`/v1/inventory/a%00b/restock`).
-        return RestockSku(command_id=command_id, sku=check_sku(sku), quantity=self.quantity)
+        return RestockSku(
+            command_id=command_id, sku=check_sku(sku), quantity=self.quantity, tenant_id=tenant_id
+        )
 
 
 class OrderReceipt(BaseModel):
@@ -136,13 +148,15 @@ class OrderView(BaseModel):
     currency: str
     total_cents: int
     lines: list[Line]
-    shipping_address: Address
+    shipping_address: Address | None  # None once the customer's personal data was erased
     reason: str  # why it was cancelled or failed; empty otherwise
     payment: PaymentView | None  # None until the saga asks for the payment
     shipment: ShipmentView | None  # None until the saga requests the shipment
 
     @classmethod
-    def of(cls, order: Order, payment: Payment | None, shipment: Shipment | None) -> "OrderView":
+    def of(
+        cls, order: Order, payment: Payment | None, shipment: Shipment | None, address: ShippingAddress | None
+    ) -> "OrderView":
         return cls(
             order_id=order.id,
             status=order.status,
@@ -152,7 +166,7 @@ class OrderView(BaseModel):
             lines=[
                 Line(sku=x.sku, quantity=x.quantity, unit_price_cents=x.unit_price.cents) for x in order.lines
             ],
-            shipping_address=Address(**vars(order.shipping_address)),
+            shipping_address=None if address is None else Address(**vars(address)),
             reason=order.reason,
             payment=None if payment is None else PaymentView.of(payment),
             shipment=None if shipment is None else ShipmentView.of(shipment),

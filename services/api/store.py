@@ -13,11 +13,12 @@ from typing import NamedTuple, Protocol
 
 class Scope(NamedTuple):
     """One client's key for one operation: the same key from another tenant, or sent to
-    another route, is another key."""
+    another route, is another key. The route's parameters are not part of it but of the
+    request's fingerprint: the same key to cancel another order is a reused key."""
 
     tenant: str
     method: str
-    route: str  # the route template with its parameters filled in: /v1/orders/<id>/cancel
+    route: str  # the route's template, as it matched: /v1/orders/{order_id}/cancel
     key: str
 
 
@@ -44,8 +45,9 @@ class Held(Protocol):
 class IdempotencyStore(Protocol):
     """`claim` is atomic: of any number of concurrent callers with one scope, exactly one gets
     None (the scope is now theirs, under `token`) and every other gets what holds it. A record
-    older than its `ttl`, and a claim left without a response for longer than its `lease` (its
-    request crashed), count as absent, so no key stays locked forever."""
+    older than its `ttl` counts as absent, and so does a claim left without a response for
+    longer than its `lease` (its request crashed), to a caller with the claim's fingerprint: no
+    key stays locked forever, and a key's first body is not replaced by another one's."""
 
     def claim(
         self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta

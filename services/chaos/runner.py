@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from domain.inventory import MAX_RESTOCK_QUANTITY
 from infrastructure.database import connect
 from infrastructure.settings import Settings
 from infrastructure.supervisor import Supervisor
@@ -23,7 +24,7 @@ from services.demo.scenario import Customers
 from services.demo.submitter import Submitter
 
 SKUS = [f"SKU-{n}" for n in range(1, 9)]
-STOCK_PER_SKU = 1_000_000  # plenty: the run is about faults, not about running out
+STOCK_PER_SKU = MAX_RESTOCK_QUANTITY  # the most one restock adds; plenty: the run is about faults
 QUIESCENCE_TIMEOUT_S = 300.0  # about a minute is usual; a child in its longest restart backoff adds more
 
 

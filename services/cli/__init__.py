@@ -10,8 +10,22 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from infrastructure.settings import SettingsError
-from services.cli import api, chaos, check, demo, dev, dlq, gateway, projections, relay, run, saga, simulators
+from infrastructure.settings import Settings, SettingsError
+from services.cli import (
+    api,
+    chaos,
+    check,
+    demo,
+    dev,
+    dlq,
+    forget,
+    gateway,
+    projections,
+    relay,
+    run,
+    saga,
+    simulators,
+)
 
 
 class CommandModule(Protocol):
@@ -31,6 +45,7 @@ COMMANDS: tuple[CommandModule, ...] = (
     chaos,
     simulators,
     api,
+    forget,
 )
 
 
@@ -43,14 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit code: 0 on success, 1 on a reported error."""
+    """Run one command and return its exit code: 0 on success, 1 on a reported error, 2 on a
+    bad argument (argparse's) or a setting that is unusable or missing."""
+    args = build_parser().parse_args(argv)  # help and usage errors need no settings
     try:
-        args = build_parser().parse_args(argv)
-    except SettingsError as error:  # some defaults come from the environment
-        print(f"orders: error: {error}", file=sys.stderr)
-        return 1
-    try:
+        Settings.from_env()  # every setting is checked before any command starts
         exit_code: int = args.func(args)
+    except SettingsError as error:
+        print(f"orders: error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return exit_code

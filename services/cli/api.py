@@ -3,8 +3,10 @@
 
 With DATABASE_URL, the orders, the Idempotency-Keys and the provider's webhooks live in
 PostgreSQL, so any number of API processes may serve side by side and a retry (or a webhook's
-copy) may reach any of them. Without it, all live in this process's memory: enough for a first
-look, and gone when it stops.
+copy) may reach any of them; it then needs ORDERS_API_KEYS and ORDERS_PSP_WEBHOOK_SECRET,
+unless the database is the dev stack's, whose keys it takes (services/cli/credentials.py).
+Without it, all live in this process's memory, with keys of its own that it prints: enough
+for a first look, and gone when it stops.
 """
 
 import argparse
@@ -18,10 +20,11 @@ import uvicorn
 from eventsourcing.persistence import PersistenceError
 
 from infrastructure.idempotency_store import InMemoryIdempotencyStore, PostgresIdempotencyStore
-from infrastructure.settings import DEV_API_KEYS, DEV_PSP_WEBHOOK_SECRET, Settings, SettingsError
+from infrastructure.settings import Settings
 from infrastructure.webhook_store import InMemoryWebhookStore, PostgresWebhookStore
 from services.api import ApiConfig, create_app
 from services.bootstrap import build
+from services.cli import credentials
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
@@ -32,9 +35,9 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
 
 
 def _api(args: argparse.Namespace) -> int:
+    settings = _keyed(Settings.from_env())
     with ExitStack() as cleanup:
         try:
-            settings = Settings.from_env()
             system = build(settings)
             cleanup.callback(system.close)
             store = (
@@ -43,18 +46,9 @@ def _api(args: argparse.Namespace) -> int:
             cleanup.callback(store.close)
             webhooks = PostgresWebhookStore(settings) if settings.database_url else InMemoryWebhookStore()
             cleanup.callback(webhooks.close)
-        except (SettingsError, psycopg.Error, PersistenceError) as error:
+        except (psycopg.Error, PersistenceError) as error:
             print(f"orders api: error: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
-        if settings.api_keys == DEV_API_KEYS:
-            print("orders api: serving the development API keys; set ORDERS_API_KEYS", flush=True)
-        if settings.psp_webhook_secret == DEV_PSP_WEBHOOK_SECRET:
-            print(
-                "orders api: checking webhooks with the development secret; set ORDERS_PSP_WEBHOOK_SECRET",
-                flush=True,
-            )
-        if not settings.database_url:
-            print("orders api: DATABASE_URL is not set; everything stays in this process", flush=True)
         uvicorn.run(
             create_app(system, store, webhooks, config(settings)),
             host=args.host,
@@ -63,12 +57,26 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keyed(settings: Settings) -> Settings:
+    """The settings to serve with: on a database, with its keys (or the dev stack's); in
+    memory, with keys of this process's own where none are given, printed for its clients."""
+    if settings.database_url:
+        return credentials.required(credentials.with_stack_keys(settings))
+    own = credentials.with_own_keys(settings)
+    print("orders api: DATABASE_URL is not set; everything stays in this process", flush=True)
+    if not settings.api_keys:
+        pairs = ", ".join(f"{tenant}:{key}" for tenant, key in own.api_keys)
+        print(f"orders api: ORDERS_API_KEYS is not set; this process's keys: {pairs}", flush=True)
+    return own
+
+
 def config(settings: Settings) -> ApiConfig:
     return ApiConfig(
         api_keys={key: tenant for tenant, key in settings.api_keys},
         psp_webhook_secret=settings.psp_webhook_secret,
         lease=timedelta(seconds=settings.idempotency_lease_s),
         ttl=timedelta(seconds=settings.idempotency_ttl_s),
+        write_rate_limit=settings.api_write_rate_limit,
     )
 
 

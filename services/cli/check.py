@@ -7,7 +7,6 @@ Exit code 0 when every invariant holds, 1 on any violation or error.
 """
 
 import argparse
-import dataclasses
 import json
 import sys
 from typing import Any
@@ -18,6 +17,7 @@ from kafka.errors import KafkaError
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
 from services.check import run_check
+from services.cli import credentials
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
@@ -46,9 +46,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def running_system(settings: Settings) -> Settings:
-    """The settings given, or those of the running dev stack when none are (never starts one)."""
+    """The settings given, or those of the running dev stack when none are (never starts one);
+    on the dev stack, with its keys where none are given (its events are encrypted)."""
     if settings.database_url and settings.kafka_bootstrap_servers:
-        return settings
+        return credentials.with_stack_keys(settings)
     if settings.database_url or settings.kafka_bootstrap_servers:
         raise SettingsError("set both DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, or neither")
     stack = DevStack(settings.devstack_dir)
@@ -58,8 +59,8 @@ def running_system(settings: Settings) -> Settings:
             " (start the system with `orders run`)"
         )
     info = stack.up()  # reports the running stack
-    return dataclasses.replace(
-        settings, database_url=info.database_url, kafka_bootstrap_servers=info.kafka_bootstrap_servers
+    return credentials.with_stack_keys(
+        settings.replace(database_url=info.database_url, kafka_bootstrap_servers=info.kafka_bootstrap_servers)
     )
 
 

@@ -16,7 +16,7 @@ import httpx
 
 from infrastructure.devstack import free_port
 from infrastructure.settings import Settings, SettingsError
-from services.cli import dev, run
+from services.cli import credentials, dev, run
 from services.demo.runner import run_demo
 
 API_TIMEOUT_S = 30.0
@@ -58,13 +58,15 @@ def api_client(settings: Settings) -> httpx.Client:
 
 
 def isolated(settings: Settings, kind: str) -> dict[str, str]:
-    """The environment of a run of its own: servers, schema, topic prefix, free ports, and a
-    gateway timeout short enough that a lost provider answer is asked again within seconds."""
+    """The environment of a run of its own: servers, keys (the settings', else made for the
+    run: its only client is this process), schema, topic prefix, free ports, and a gateway
+    timeout short enough that a lost provider answer is asked again within seconds."""
     run_id = time.strftime("%Y%m%d_%H%M%S")
     ports = iter(free_ports(3))
     return {
         "DATABASE_URL": settings.database_url or "",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        **credentials.variables(credentials.with_own_keys(settings)),
         "ORDERS_POSTGRES_SCHEMA": f"{kind}_{run_id}",
         "ORDERS_KAFKA_TOPIC_PREFIX": f"{kind}-{run_id.replace('_', '-')}.",
         "ORDERS_API_PORT": str(next(ports)),

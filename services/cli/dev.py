@@ -19,12 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     dev = subparsers.add_parser("dev", help="run PostgreSQL and a Kafka-protocol broker locally")
-    dev.add_argument(
-        "--root",
-        type=Path,
-        default=Settings.from_env().devstack_dir,
-        help="state directory (default: $ORDERS_DEVSTACK_DIR or .devstack)",
-    )
+    dev.add_argument("--root", type=Path, help="state directory (default: $ORDERS_DEVSTACK_DIR or .devstack)")
     actions = dev.add_subparsers(title="actions", metavar="ACTION", required=True)
     actions.add_parser("up", help="start the stack, or report the running one").set_defaults(
         func=reporting_errors(_up)
@@ -38,13 +33,13 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    info = DevStack(args.root, step=timed).up()
+    info = DevStack(_root(args), step=timed).up()
     _print_info(info)
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
-    stack = DevStack(args.root, step=timed)
+    stack = DevStack(_root(args), step=timed)
     was_running = stack.down(purge=args.purge)
     print("dev stack stopped" if was_running else "dev stack was not running")
     if args.purge:
@@ -53,12 +48,18 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = DevStack(args.root).status()
+    status = DevStack(_root(args)).status()
     if args.json:
         print(json.dumps(_status_document(status), indent=2))
     else:
         _print_status(status)
     return 0
+
+
+def _root(args: argparse.Namespace) -> Path:
+    """--root, else the settings' (read only once a command runs: help needs none)."""
+    root: Path = args.root or Settings.from_env().devstack_dir
+    return root
 
 
 def _print_info(info: StackInfo) -> None:

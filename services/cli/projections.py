@@ -39,7 +39,7 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
 
     projections = subparsers.add_parser("projections", help="rebuild projections or show their state")
     actions = projections.add_subparsers(title="actions", metavar="ACTION", required=True)
-    rebuild = actions.add_parser("rebuild", help="drop a projection and build it again")
+    rebuild = actions.add_parser("rebuild", help="build a projection again and swap it in for the live one")
     rebuild.add_argument("name", choices=sorted(PROJECTIONS))
     rebuild.add_argument("--from", dest="source", choices=("kafka", "events"), required=True)
     rebuild.set_defaults(func=reporting("projections", _rebuild))

@@ -12,7 +12,6 @@ from a thread, on ports of its own.
 """
 
 import argparse
-import dataclasses
 import functools
 import os
 import signal
@@ -25,7 +24,7 @@ from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.supervisor import Supervisor
 from projections.catalog import PROJECTIONS
-from services.cli import dev
+from services.cli import credentials, dev
 
 say_now = functools.partial(print, flush=True)
 URLS = {"ORDERS_API_URL": "API", "ORDERS_PSP_URL": "payment provider", "ORDERS_CARRIER_URL": "carrier"}
@@ -42,7 +41,8 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
         " a crashed one with backoff, until Ctrl-C or SIGTERM. They listen on $ORDERS_API_PORT,"
         " $ORDERS_PSP_PORT and $ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL"
         " and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when DATABASE_URL is not"
-        " set, and then adds the URLs to its env file. Each child logs to"
+        " set, and then adds the URLs to its env file. With DATABASE_URL it needs ORDERS_API_KEYS and"
+        " ORDERS_PSP_WEBHOOK_SECRET, unless that is the dev stack's database. Each child logs to"
         " $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
     )
     run.add_argument(
@@ -74,15 +74,14 @@ def supervisor(
     settings: Settings, env: Mapping[str, str], say: Callable[[str], None] = say_now, saga_workers: int = 1
 ) -> Supervisor:
     """A supervisor for `children`, not yet started; they inherit `env` (so a test or the demo
-    can set, say, ORDERS_POSTGRES_SCHEMA) with the settings' servers and `addresses` put in."""
+    can set, say, ORDERS_POSTGRES_SCHEMA) with the settings' servers, keys and `addresses` put in."""
     servers = {
         "DATABASE_URL": settings.database_url or "",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
         "PYTHONUNBUFFERED": "1",
     }
-    return Supervisor(
-        children(saga_workers), {**env, **servers, **addresses(settings)}, settings.devstack_dir / "logs", say
-    )
+    inherited = {**env, **servers, **credentials.variables(settings), **addresses(settings)}
+    return Supervisor(children(saga_workers), inherited, settings.devstack_dir / "logs", say)
 
 
 def addresses(settings: Settings) -> dict[str, str]:
@@ -113,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"orders run: error: {error}", file=sys.stderr)
         return 1
+    credentials.required(settings)
     supervised = supervisor(settings, os.environ, saga_workers=args.saga_workers)
     urls = {name: url for name, url in addresses(settings).items() if name in URLS}
     say_now(", ".join(f"{URLS[name]} {url}" for name, url in urls.items()))
@@ -129,18 +129,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def servers(settings: Settings) -> Settings:
-    """The environment's servers, or the dev stack's when DATABASE_URL is not set."""
+    """The environment's servers, or the dev stack's when DATABASE_URL is not set; on the dev
+    stack, with its keys where the environment gives none."""
     if settings.database_url is None:
         info = DevStack(settings.devstack_dir, step=dev.timed).up()
-        return dataclasses.replace(
-            settings, database_url=info.database_url, kafka_bootstrap_servers=info.kafka_bootstrap_servers
+        settings = settings.replace(
+            database_url=info.database_url, kafka_bootstrap_servers=info.kafka_bootstrap_servers
         )
-    if settings.kafka_bootstrap_servers is None:
+    elif settings.kafka_bootstrap_servers is None:
         raise SettingsError(
             "DATABASE_URL is set but KAFKA_BOOTSTRAP_SERVERS is not (set both, or unset DATABASE_URL"
             " to use the dev stack)"
         )
-    return settings
+    return credentials.with_stack_keys(settings)
 
 
 def _between(low: int, high: int) -> Callable[[str], int]:

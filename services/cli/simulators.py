@@ -4,7 +4,8 @@ PostgreSQL (schemas "psp" and "carrier"), so that the system reaches them only o
 network and every failure of that network can be reproduced.
 
 Both need DATABASE_URL (`orders dev up`). The provider sends its webhooks to
-ORDERS_PSP_WEBHOOK_URL when that is set. Ctrl-C or SIGTERM stops them.
+ORDERS_PSP_WEBHOOK_URL when that is set, signed with ORDERS_PSP_WEBHOOK_SECRET (the dev
+stack's when DATABASE_URL is its). Ctrl-C or SIGTERM stops them.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.simulators import carrier, psp, web
+from services.cli import credentials
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Simulator:
     create_app: Callable[[Settings, str], FastAPI]
     port: Callable[[Settings], int]
     port_variable: str
+    signs_webhooks: bool = False
 
     def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None:
         parser = subparsers.add_parser(self.name, help=f"serve {self.what} over HTTP")
@@ -44,9 +47,11 @@ class Simulator:
 
     def serve(self, args: argparse.Namespace) -> int:
         try:
-            settings = Settings.from_env()
+            settings = credentials.with_stack_keys(Settings.from_env())
             if not settings.database_url:
                 raise SettingsError("DATABASE_URL must be set (run `orders dev up` and source .devstack/env)")
+            if self.signs_webhooks and settings.psp_webhook_url and not settings.psp_webhook_secret:
+                raise SettingsError("ORDERS_PSP_WEBHOOK_URL is set but ORDERS_PSP_WEBHOOK_SECRET is not")
             web.serve(self.create_app(settings, args.schema), args.host, args.port or self.port(settings))
         except (SettingsError, psycopg.Error, OSError) as error:
             print(f"orders {self.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
@@ -62,6 +67,7 @@ SIMULATORS = (
         psp.create_app,
         lambda s: s.psp_port,
         "ORDERS_PSP_PORT",
+        signs_webhooks=True,
     ),
     Simulator(
         "carrier-sim",

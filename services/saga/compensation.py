@@ -78,7 +78,7 @@ UNDO = (  # in reverse order of the flow
          frozenset({PaymentStatus.CAPTURED}), frozenset({PaymentStatus.REFUNDED}),
          lambda s: {"amount": s.payment.refundable} if s.payment else {}),
     Undo("stock_released", "inventory", ReleaseStock, frozenset({HELD}), frozenset({RELEASED}),
-         lambda s: {"skus": tuple(line.sku for line in s.order.lines)}),
+         lambda s: {"skus": tuple(line.sku for line in s.order.lines), "tenant_id": s.order.tenant_id}),
 )  # fmt: skip
 UNDO_TRIGGERS = frozenset(  # the stop itself, and the events that may bring something to undo
     {"OrderCancelled", "OrderFailed", "PaymentAuthorized", "PaymentCaptured", "PaymentVoided",

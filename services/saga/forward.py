@@ -45,13 +45,14 @@ Reaction = Callable[[IntegrationEvent, Order, Others], tuple[Step, ...]]
 
 def reserve_stock(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
     lines = tuple((line.sku, line.quantity) for line in order.lines)
-    reserve = caused(event, ReserveStock, order_id=order.id, lines=lines)
+    reserve = caused(event, ReserveStock, order_id=order.id, lines=lines, tenant_id=order.tenant_id)
     reserved, out_of_stock = _advance(event, order, OrderStatus.RESERVED), _fail(event, order, "out of stock")
     return (Step(reserve, then=(Step(reserved),), otherwise=(Step(out_of_stock),)),)
 
 
 def ship_stock(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
-    return (Step(caused(event, ShipStock, order_id=order.id, skus=tuple(line.sku for line in order.lines))),)
+    skus = tuple(line.sku for line in order.lines)
+    return (Step(caused(event, ShipStock, order_id=order.id, skus=skus, tenant_id=order.tenant_id)),)
 
 
 def authorize_payment(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
@@ -64,7 +65,7 @@ def capture_payment(event: IntegrationEvent, order: Order, _: Others) -> tuple[S
 
 
 def request_shipment(event: IntegrationEvent, order: Order, _: Others) -> tuple[Step, ...]:
-    request = caused(event, RequestShipment, order_id=order.id, destination=str(order.shipping_address))
+    request = caused(event, RequestShipment, order_id=order.id, destination=order.shipping_address)
     return (Step(request, then=(Step(_advance(event, order, OrderStatus.FULFILLING)),)),)
 
 

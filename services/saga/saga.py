@@ -112,7 +112,7 @@ class OrderSaga:
 
     def _stock(self, order: Order) -> str:
         inventory, key = self.system.inventory, str(order.id)
-        if any(key in inventory.stock_item(line.sku).reservations for line in order.lines):
+        if any(key in inventory.stock_item(line.sku, order.tenant_id).reservations for line in order.lines):
             return HELD
         released = inventory.command_log.find_command(compensation_id(order.id, "stock_released"))
         return RELEASED if released is not None and "result" in released.outcome else NOTHING

@@ -32,11 +32,13 @@ def order(sku: str, quantity: int = 1) -> dict[str, Any]:
     return EXAMPLE_ORDER | {"lines": [{"sku": sku, "quantity": quantity, "unit_price_cents": 500}]}
 
 
-def stocked(api: Api) -> str:
+def stocked(api: Api, *tenants: str) -> str:
+    """A new SKU, stocked by each of `tenants` (acme if none): each orders from its own stock."""
     sku = f"SKU-{uuid4().hex[:10]}"
-    with api.client() as client:
-        answer = client.post(f"/v1/inventory/{sku}/restock", json={"quantity": 50}, headers=key())
-        assert answer.status_code == 200, answer.text
+    for tenant in tenants or ("acme",):
+        with api.client(tenant) as client:
+            answer = client.post(f"/v1/inventory/{sku}/restock", json={"quantity": 50}, headers=key())
+            assert answer.status_code == 200, answer.text
     return sku
 
 
@@ -109,7 +111,7 @@ def test_a_post_without_a_key_is_a_400_and_without_an_api_key_a_401(api: Api) ->
 
 
 def test_another_tenant_reusing_a_key_gets_its_own_result_and_cannot_see_the_first_order(api: Api) -> None:
-    sku, same = stocked(api), key()
+    sku, same = stocked(api, "acme", "globex"), key()
     with api.client("acme") as acme, api.client("globex") as globex:
         first = acme.post("/v1/orders", json=order(sku), headers=same)
         theirs = globex.post("/v1/orders", json=order(sku), headers=same)

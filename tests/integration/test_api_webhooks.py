@@ -5,6 +5,7 @@ copy counted as a duplicate. Also the webhook store's contract on PostgreSQL."""
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -16,7 +17,7 @@ from psycopg import sql
 from support.api_process import running
 from support.isolation import isolated_settings, wait_until
 from support.simulators import psp_simulator
-from support.webhook_store import Stored, WebhookStoreContract
+from support.webhook_store import Backdate, Stored, WebhookStoreContract
 
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp import tokens
@@ -45,6 +46,16 @@ class TestPostgresWebhookStore(WebhookStoreContract):
     @pytest.fixture
     def stored(self, settings: Settings) -> Stored:
         return lambda event: next((row for row in rows(settings) if row[0] == event), None)
+
+    @pytest.fixture
+    def backdate(self, settings: Settings) -> Backdate:
+        def backdate(event_id: str, by: timedelta) -> None:
+            table = sql.Identifier(settings.postgres_schema, "psp_webhooks")
+            query = sql.SQL("UPDATE {} SET received_at = received_at - %s WHERE event_id = %s").format(table)
+            with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+                conn.execute(query, (by, event_id))
+
+        return backdate
 
 
 def rows(settings: Settings) -> list[tuple[Any, ...]]:

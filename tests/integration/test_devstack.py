@@ -7,6 +7,7 @@ it, which stops only the pids that stack recorded.
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -23,8 +24,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from infrastructure.devstack import DevStack
+from infrastructure.devstack.keys import generated, keys_of
 
 pytestmark = pytest.mark.integration
+KEY_VARIABLES = set(generated())
 
 
 def short_dir() -> Path:
@@ -126,7 +129,7 @@ def test_status_reports_both_servers_running(shared_stack: DevStack) -> None:
     }
 
 
-def test_env_file_exports_the_urls_up_returned(shared_stack: DevStack) -> None:
+def test_env_file_exports_the_urls_up_returned_and_the_stacks_keys(shared_stack: DevStack) -> None:
     info = shared_stack.up()
     lines = info.env_file.read_text().splitlines()
 
@@ -135,7 +138,10 @@ def test_env_file_exports_the_urls_up_returned(shared_stack: DevStack) -> None:
     assert exported == {
         "DATABASE_URL": info.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": info.kafka_bootstrap_servers,
+        **keys_of(shared_stack.root),
     }
+    assert exported == shared_stack.exported()
+    assert stat.S_IMODE(info.env_file.stat().st_mode) == 0o600
 
 
 def test_exported_variables_join_the_env_file_once_each_for_a_shell_to_source(
@@ -152,7 +158,9 @@ def test_exported_variables_join_the_env_file_once_each_for_a_shell_to_source(
         ["bash", "-c", f'source "{info.env_file}" && env'], env={}, capture_output=True, text=True, check=True
     )
 
-    assert sorted(names) == ["DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ORDERS_API_URL", "ORDERS_PSP_URL"]
+    assert sorted(names) == sorted(
+        ["DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ORDERS_API_URL", "ORDERS_PSP_URL", *KEY_VARIABLES]
+    )
     assert {
         "DATABASE_URL=" + info.database_url,
         "ORDERS_API_URL=http://127.0.0.1:3",
@@ -255,3 +263,32 @@ def test_cli_reports_a_postgres_that_cannot_start_in_one_line() -> None:
     assert result.stderr.count("\n") == 1
     assert "PostgreSQL" in result.stderr
     assert re.search(r"\(see /\S+/postgres\.log\)$", result.stderr)  # the server's own log
+
+
+def test_cli_up_writes_random_keys_of_its_own_kept_across_down_and_up(shared_stack: DevStack) -> None:
+    workdir = short_dir()
+
+    def orders(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "services.cli", "dev", *arguments]
+        return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=120)
+
+    def keys(env_file: Path) -> dict[str, str]:
+        """The key variables of an env file, as a shell that sources it gets them."""
+        sourced = subprocess.run(
+            ["bash", "-c", f'source "{env_file}" && env'], env={}, capture_output=True, text=True, check=True
+        )
+        variables = dict(line.split("=", 1) for line in sourced.stdout.splitlines() if "=" in line)
+        return {name: value for name, value in variables.items() if name in KEY_VARIABLES}
+
+    try:
+        assert orders("up").returncode == 0
+        first = keys(workdir / ".devstack" / "env")
+        assert [orders("down").returncode, orders("up").returncode] == [0, 0]
+        again = keys(workdir / ".devstack" / "env")
+    finally:
+        DevStack(workdir / ".devstack").down(purge=True)
+        workdir.rmdir()
+
+    assert set(first) == KEY_VARIABLES and all(first.values())
+    assert again == first
+    assert set(first.values()).isdisjoint(keys(shared_stack.env_file).values())

@@ -9,7 +9,6 @@ read, the provider simulator to audit. The saga's gateway retries under the same
 idempotency key, so the provider answers a retry from its record instead of charging again.
 The gateway timeout is short here, so the lost answer costs a little over a second."""
 
-import dataclasses
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +35,7 @@ UNIT_PRICE_CENTS = 1250
 def settings(settings: Settings) -> Settings:
     """The test's settings, on free ports, with a gateway timeout short enough that waiting
     out the lost answer is cheap."""
-    return dataclasses.replace(on_free_ports(settings), gateway_timeout_s=GATEWAY_TIMEOUT_S)
+    return on_free_ports(settings).replace(gateway_timeout_s=GATEWAY_TIMEOUT_S)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Topics are created with ORDERS_KAFKA_PARTITIONS partitions before anyone uses them; any
 number of processes may ask at once, and an existing topic is left as it is."""
 
-import dataclasses
 import threading
 import uuid
 
@@ -53,5 +52,5 @@ def test_concurrent_creators_all_succeed_and_one_of_them_creates(settings: Setti
 def test_an_existing_topic_keeps_its_partitions(settings: Settings) -> None:
     topic = f"ensure-{uuid.uuid4().hex[:8]}"
     kafka.ensure_topics(settings, [topic])
-    assert kafka.ensure_topics(dataclasses.replace(settings, kafka_partitions=2), [topic]) == set()
+    assert kafka.ensure_topics(settings.replace(kafka_partitions=2), [topic]) == set()
     assert partition_counts(settings, [topic]) == [6]

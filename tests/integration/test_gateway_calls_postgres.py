@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from support.isolation import environment, isolated_settings
+from support.orders import sealed_token
 
 from domain.money import Money
 from domain.payments import AuthorizePayment, PaymentStatus
@@ -58,7 +59,10 @@ def authorizations(system: System, count: int) -> list[UUID]:
     for order_id in orders:
         system.payments.execute(
             AuthorizePayment(
-                command_id=f"pay-{order_id}", order_id=order_id, amount=Money(500, "EUR"), token="tok"
+                command_id=f"pay-{order_id}",
+                order_id=order_id,
+                amount=Money(500, "EUR"),
+                token=sealed_token(system, "tok"),
             )
         )
     return orders

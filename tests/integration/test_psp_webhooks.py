@@ -1,8 +1,12 @@
 """The provider simulator announces every approved operation by webhook, twice with the same
-event id, and retries a delivery the receiver refused."""
+event id, signed with the time it is sent, and retries a delivery the receiver refused."""
 
+import hashlib
+import hmac
 import json
+import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +23,8 @@ from infrastructure.simulators.psp import tokens
 
 pytestmark = pytest.mark.integration
 
+SECRET = "it-webhook-secret"
+
 
 class Receiver:
     """A tiny webhook endpoint that records each delivery and answers the first `refuse` with 503."""
@@ -26,6 +32,7 @@ class Receiver:
     def __init__(self, refuse: int = 0) -> None:
         self.refuse = refuse
         self.deliveries: list[tuple[int, str, dict[str, Any]]] = []  # (status answered, Webhook-Id, body)
+        self.signed: list[tuple[str, bytes]] = []  # (Webhook-Signature, body bytes) of each delivery
         self._lock = threading.Lock()
 
     def accepted(self) -> list[tuple[str, dict[str, Any]]]:
@@ -44,8 +51,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(receiver.record(self.headers["Webhook-Id"], body))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.signed.append((self.headers["Webhook-Signature"], raw))
+                self.send_response(receiver.record(self.headers["Webhook-Id"], json.loads(raw)))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -67,7 +75,7 @@ class Receiver:
 def provider_sending_to(database_url: str, receiver: Receiver) -> Iterator[httpx.Client]:
     with (
         receiver.running() as webhook_url,
-        psp_simulator(database_url, psp_webhook_url=webhook_url) as served,
+        psp_simulator(database_url, psp_webhook_url=webhook_url, psp_webhook_secret=SECRET) as served,
         httpx.Client(base_url=served.url, timeout=10) as client,
     ):
         yield client
@@ -112,3 +120,20 @@ def test_a_refused_delivery_is_retried_until_accepted(database_url: str) -> None
     accepted = [(event_id, body["data"]["reference"]) for event_id, body in receiver.accepted()]
     assert accepted == [(accepted[0][0], approved["reference"])] * 2
     assert refused == [(503, accepted[0][0])] * 2
+
+
+def test_each_delivery_is_signed_together_with_the_time_it_was_sent(database_url: str) -> None:
+    receiver = Receiver()
+    with provider_sending_to(database_url, receiver) as psp:
+        started = int(time.time())
+        authorize(psp, tokens.OK)
+        wait_until(lambda: True if len(receiver.accepted()) >= 2 else None, "both copies")
+        finished = time.time()
+
+    assert len(receiver.signed) == 2
+    for header, body in receiver.signed:
+        signed = re.fullmatch(r"t=([0-9]+),v1=([0-9a-f]{64})", header)
+        assert signed is not None, header
+        sent_at, mac = int(signed[1]), signed[2]
+        assert started <= sent_at <= finished
+        assert mac == hmac.new(SECRET.encode(), f"{sent_at}.".encode() + body, hashlib.sha256).hexdigest()

@@ -27,6 +27,7 @@ from infrastructure.carrier import InMemoryCarrier
 from infrastructure.contracts import CONTEXTS, to_integration_event
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
+from infrastructure.vault import memory_vault
 from services.bootstrap import System, build
 from services.cli import saga as saga_process
 from services.gateway import GatewayOptions
@@ -313,7 +314,7 @@ def stored_event_of_an_order_nobody_placed() -> object:
         command_id="ghost", order_id=uuid4(), customer_id="c", currency="EUR",
         lines=(OrderLine("GHOST", 1, PRICE),), shipping_address=ADDRESS, payment_token="tok_ok",
     )  # fmt: skip
-    return Order.place(command, is_known_sku=lambda _: True).collect_events()[0]
+    return Order.place(command, is_known_sku=lambda _: True, vault=memory_vault()).collect_events()[0]
 
 
 def saga_dead_letters(settings: Settings) -> list[str]:

@@ -11,7 +11,6 @@ read from the stores: the event store and the command log by SQL, the provider's
 its HTTP API (GET /charges), never from counters of the code under test.
 """
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,15 +52,13 @@ ORDER_TIMEOUT_S = 60.0
 def settings(settings: Settings) -> Settings:
     """On free ports; a short poll interval, so that a restarted saga rejoins its consumer group
     quickly; and a short gateway timeout, so that a lost answer costs one second."""
-    return dataclasses.replace(
-        on_free_ports(settings), kafka_max_poll_interval_ms=3_000, gateway_timeout_s=1.0
-    )
+    return on_free_ports(settings).replace(kafka_max_poll_interval_ms=3_000, gateway_timeout_s=1.0)
 
 
 def test_s1_an_api_killed_after_a_claim_and_after_a_commit_leaves_one_order_and_one_body_per_key(
     settings: Settings, system: System
 ) -> None:
-    sku = stocked(system, 100)
+    sku = stocked(system, 100, api_tenant(settings))
     keys = [f"s1-{client}-{n}-{uuid4().hex[:8]}" for client in range(3) for n in range(4)]
     seen: dict[str, list[httpx.Response]] = {key: [] for key in keys}
 
@@ -94,7 +91,7 @@ def test_s1_an_api_killed_after_a_claim_and_after_a_commit_leaves_one_order_and_
 def test_s2_an_api_killed_after_the_commit_answers_the_retry_from_the_command_log_and_charges_once(
     settings: Settings, system: System
 ) -> None:
-    sku, key = stocked(system, 5), f"s2-{uuid4().hex}"
+    sku, key = stocked(system, 5, api_tenant(settings)), f"s2-{uuid4().hex}"
     with supervised(settings, {"api", *SAGA_AND_PROVIDERS}, "api.after_commit@once", **LEASE) as running:
         wait_until_ready(settings)
         with api_client(settings) as client:
@@ -120,7 +117,7 @@ def test_s2_an_api_killed_after_the_commit_answers_the_retry_from_the_command_lo
 def test_s3_a_commit_whose_answer_the_api_lost_is_answered_from_the_command_log_not_a_5xx(
     settings: Settings, system: System
 ) -> None:
-    sku, key = stocked(system, 5), f"s3-{uuid4().hex}"
+    sku, key = stocked(system, 5, api_tenant(settings)), f"s3-{uuid4().hex}"
     server = conninfo_to_dict(settings.database_url or "")
     with TcpProxy(str(server.get("host") or "127.0.0.1"), int(server.get("port") or 5432)) as proxy:
         via_proxy = make_conninfo(settings.database_url or "", host="127.0.0.1", port=proxy.port)
@@ -218,6 +215,12 @@ def test_a_saga_killed_before_committing_its_offsets_handles_the_records_again_t
     assert charged == [("authorize", "approved"), ("capture", "approved")]
 
 
+def api_tenant(settings: Settings) -> str:
+    """The tenant `api_client` acts as, whose stock its orders draw on."""
+    tenant, _ = settings.api_keys[0]
+    return tenant
+
+
 @contextmanager
 def api_client(settings: Settings) -> Iterator[httpx.Client]:
     """A client of the API as the settings' first tenant."""
@@ -261,9 +264,12 @@ def order_body(sku: str, token: str = tokens.OK) -> dict[str, Any]:
     return {**EXAMPLE_ORDER, **changes}
 
 
-def stocked(system: System, quantity: int) -> str:
+def stocked(system: System, quantity: int, tenant_id: str = "") -> str:
+    """A new SKU with `quantity` in the tenant's stock (by default the in-process tenant's, whose
+    orders `place_order` places)."""
     sku = f"SKU-{uuid4().hex[:8]}"
-    system.inventory.execute(RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=quantity))
+    restock = RestockSku(command_id=f"restock-{sku}", sku=sku, quantity=quantity, tenant_id=tenant_id)
+    system.inventory.execute(restock)
     return sku
 
 

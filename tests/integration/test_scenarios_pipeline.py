@@ -12,7 +12,6 @@ projection's counters, which commit with its changes, only tell the test when to
 Each test runs in a schema and under a topic prefix of its own.
 """
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -278,7 +277,7 @@ def test_s10_a_projector_cut_off_postgres_commits_no_offsets_and_catches_up_afte
         TcpProxy(str(server.get("host") or "127.0.0.1"), int(server.get("port") or 5432)) as proxy,
     ):
         through_proxy = make_conninfo(database_url, host="127.0.0.1", port=proxy.port)
-        cut_off = dataclasses.replace(settings, database_url=through_proxy)
+        cut_off = settings.replace(database_url=through_proxy)
         w.flows.restock("KEEP", 10)
         w.flows.completed(("KEEP", 2))
         before = len(w.publisher.publish_new("inventory"))

@@ -49,6 +49,9 @@ def order_body(sku: str, quantity: int = 2, **changes: Any) -> dict[str, Any]:
     return body | changes
 
 
-def restock(client: TestClient, sku: str, quantity: int = 100) -> None:
-    answer = client.post(f"/v1/inventory/{sku}/restock", json={"quantity": quantity}, headers=headers(key()))
+def restock(client: TestClient, sku: str, quantity: int = 100, auth: dict[str, str] = ACME) -> None:
+    """Add to the stock of the tenant `auth` names (each tenant has a stock of its own)."""
+    answer = client.post(
+        f"/v1/inventory/{sku}/restock", json={"quantity": quantity}, headers=headers(key(), auth)
+    )
     assert answer.status_code == 200, answer.text

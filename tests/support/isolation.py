@@ -1,6 +1,5 @@
 """Per-test isolation on the session's PostgreSQL and broker, and waiting on a condition."""
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from infrastructure.devstack import free_port
+from infrastructure.devstack.keys import generated
 from infrastructure.settings import Settings
 
 T = TypeVar("T")
@@ -20,8 +20,9 @@ T = TypeVar("T")
 def isolated_settings(
     database_url: str, kafka_bootstrap_servers: str | None = None, **overrides: Any
 ) -> Iterator[Settings]:
-    """Settings with a schema and a topic prefix of their own; the schema is dropped after."""
-    settings = Settings(
+    """Settings with a schema, a topic prefix and random API keys and webhook secret of their
+    own (made as the dev stack's are); the schema is dropped after."""
+    settings = Settings.from_env(generated()).replace(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         postgres_schema=f"t_{uuid.uuid4().hex[:12]}",
@@ -50,7 +51,9 @@ def environment(settings: Settings) -> dict[str, str]:
         "ORDERS_PSP_PORT": str(settings.psp_port),
         "ORDERS_CARRIER_PORT": str(settings.carrier_port),
         "ORDERS_API_KEYS": ",".join(f"{tenant}:{key}" for tenant, key in settings.api_keys),
+        "ORDERS_PSP_WEBHOOK_SECRET": settings.psp_webhook_secret,
         "ORDERS_GATEWAY_TIMEOUT_S": str(settings.gateway_timeout_s),
+        "ORDERS_CIPHER_KEY": settings.cipher_key or "",
     }
 
 
@@ -61,7 +64,7 @@ def on_free_ports(settings: Settings) -> Settings:
     while len(ports) < 3:
         ports.append(free_port(avoid=ports))
     api, psp, carrier = ports
-    return dataclasses.replace(settings, api_port=api, psp_port=psp, carrier_port=carrier)
+    return settings.replace(api_port=api, psp_port=psp, carrier_port=carrier)
 
 
 def wait_until(

@@ -19,6 +19,7 @@ from domain.orders import (
     ShippingAddress,
 )
 from domain.payments import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
+from domain.privacy import Sealed, owner_of, seal_json
 from services.bootstrap import System
 from services.saga.pump import AT_ONCE
 
@@ -26,6 +27,17 @@ ADDRESS = ShippingAddress(
     name="Test Customer", line1="1 Test Lane", city="Delft", postal_code="2611", country="NL"
 )
 PRICE = Money(1250, "EUR")
+OWNER = owner_of("", "customer-1")
+
+
+def sealed_token(system: System, token: str = "tok_ok") -> Sealed:
+    """A card token sealed as an order seals it, for commands sent without an order."""
+    return system.vault.seal(OWNER, token)
+
+
+def sealed_address(system: System, address: ShippingAddress = ADDRESS) -> Sealed:
+    """An address sealed as an order seals it, for commands sent without an order."""
+    return seal_json(system.vault, OWNER, vars(address))
 
 
 def place_order(system: System, sku: str = "SKU-1", quantity: int = 1, token: str = "tok_ok") -> uuid.UUID:
@@ -50,14 +62,16 @@ class OrderFlows:
         self.system = system
         self.gateways = system.gateways(AT_ONCE)
 
-    def restock(self, sku: str, quantity: int) -> None:
-        self.system.inventory.execute(RestockSku(command_id=str(uuid.uuid4()), sku=sku, quantity=quantity))
+    def restock(self, sku: str, quantity: int, tenant_id: str = "") -> None:
+        command = RestockSku(command_id=str(uuid.uuid4()), sku=sku, quantity=quantity, tenant_id=tenant_id)
+        self.system.inventory.execute(command)
 
     def completed(self, *lines: tuple[str, int], refund_cents: int = 0) -> uuid.UUID:
         """Placed, reserved, paid, shipped, captured and completed; optionally part refunded."""
         order_id = self._reserved_and_paid(lines, "tok_ok")
+        destination = self.system.orders.order(order_id).shipping_address
         request = RequestShipment(
-            command_id=f"{order_id}:request", order_id=order_id, destination=str(ADDRESS)
+            command_id=f"{order_id}:request", order_id=order_id, destination=destination
         )
         self._run(self.system.fulfillment, request)
         self._advance(order_id, OrderStatus.FULFILLING)
@@ -122,7 +136,10 @@ class OrderFlows:
         self._run(
             self.system.payments,
             AuthorizePayment(
-                command_id=f"{order_id}:authorize", order_id=order_id, amount=total, token=token
+                command_id=f"{order_id}:authorize",
+                order_id=order_id,
+                amount=total,
+                token=self.system.orders.order(order_id).payment_token,
             ),
         )
         if self.system.payments.payment_of(order_id).status == "authorized":

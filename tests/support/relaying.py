@@ -2,7 +2,6 @@
 publish, the relay in a thread or a process, and reads of what reached the stores (SQL, and
 a plain Kafka consumer). Assertions read the stores, never the relay's own counters."""
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -50,7 +49,7 @@ def relay_world(database_url: str, kafka_bootstrap_servers: str, **settings: Any
     """The four contexts in a schema and under a topic prefix of their own; `settings`
     overrides fields of the Settings (Kafka timeouts, a dedicated broker)."""
     with isolated_settings(database_url, kafka_bootstrap_servers) as isolated:
-        isolated = dataclasses.replace(isolated, **settings)
+        isolated = isolated.replace(**settings)
         system = build(isolated)
         try:
             yield RelayWorld(isolated, system)

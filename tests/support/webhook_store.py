@@ -1,15 +1,18 @@
 """The contract of the webhook store (`services/api/webhook_store.py`), run against the
 in-memory store (tests/unit) and PostgreSQL (tests/integration) by subclasses that provide
-the fixtures `store` and `stored`: what the store holds for an event id, as a tuple, or None."""
+the fixtures `store`, `stored` (what the store holds for an event id, as a tuple, or None) and
+`backdate` (make the store take an event for received that much earlier)."""
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 from services.api.webhook_store import ReceivedWebhook, WebhookStore
 
 Stored = Callable[[str], tuple[Any, ...] | None]
+Backdate = Callable[[str, timedelta], None]
 
 
 def received() -> ReceivedWebhook:
@@ -47,3 +50,17 @@ class WebhookStoreContract:
         for thread in threads:
             thread.join()
         assert sorted(recorded) == [False] * 7 + [True]
+
+    def test_a_purge_forgets_the_events_received_longer_ago_than_the_retry_horizon_only(
+        self, store: WebhookStore, stored: Stored, backdate: Backdate
+    ) -> None:
+        expired, kept, new = received(), received(), received()
+        for webhook in (expired, kept, new):
+            store.record(webhook)
+        backdate(expired.event_id, store.retry_horizon + timedelta(minutes=1))
+        backdate(kept.event_id, store.retry_horizon - timedelta(minutes=1))
+
+        assert store.purge() == 1
+
+        assert [stored(w.event_id) for w in (expired, kept, new)] == [None, tuple(kept), tuple(new)]
+        assert store.purge() == 0

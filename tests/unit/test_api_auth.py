@@ -1,22 +1,15 @@
-"""API keys: ORDERS_API_KEYS maps keys to tenants (development defaults when unset), and a
-request without a known bearer key is refused before anything else happens."""
+"""API keys: ORDERS_API_KEYS maps keys to tenants (none is built in), and a request without a
+known bearer key is refused before anything else happens."""
 
 import pytest
 from support.api import ACME, GLOBEX, api_client, headers, key
 
-from infrastructure.settings import DEV_API_KEYS, Settings, SettingsError
+from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import System
 
 
-def test_without_orders_api_keys_the_development_keys_apply() -> None:
-    assert (
-        Settings.from_env({}).api_keys
-        == DEV_API_KEYS
-        == (
-            ("acme", "dev-key-acme"),
-            ("globex", "dev-key-globex"),
-        )
-    )
+def test_without_orders_api_keys_there_is_no_key() -> None:
+    assert Settings.from_env({}).api_keys == Settings.from_env({"ORDERS_API_KEYS": " "}).api_keys == ()
 
 
 def test_orders_api_keys_lists_tenant_key_pairs() -> None:

@@ -5,6 +5,7 @@ answers the client may correct are not kept."""
 
 import json
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -128,7 +129,7 @@ def test_a_crash_after_the_commit_is_answered_by_the_retry_with_the_same_bytes_a
 ) -> None:
     store = DiesBeforeKeepingTheResponse()
     api = api_client(system, store, lease=timedelta(0))  # the dead request's claim lapses at once
-    OrderFlows(system).restock(sku := unique("SKU"), 10)
+    OrderFlows(system).restock(sku := unique("SKU"), 10, tenant_id="acme")
     same = headers(key())
     with pytest.raises(ProcessDied):
         api.post("/v1/orders", json=order_body(sku), headers=same)
@@ -148,7 +149,7 @@ def test_a_crash_after_the_commit_is_answered_by_the_retry_with_the_same_bytes_a
 
 def test_a_retry_while_the_first_request_holds_its_claim_is_a_409_with_retry_after(system: System) -> None:
     api = api_client(system, DiesBeforeKeepingTheResponse(), lease=timedelta(minutes=1))
-    OrderFlows(system).restock(sku := unique("SKU"), 10)
+    OrderFlows(system).restock(sku := unique("SKU"), 10, tenant_id="acme")
     same = headers(key())
     with pytest.raises(ProcessDied):
         api.post("/v1/orders", json=order_body(sku), headers=same)
@@ -213,3 +214,69 @@ def test_the_same_key_on_another_route_is_another_key(system: System) -> None:
     placed = api.post("/v1/orders", json=order_body(sku), headers=headers(shared))
 
     assert (restocked.status_code, placed.status_code) == (200, 201)
+
+
+def spellings(order_id: str) -> list[str]:
+    """The ways a client may write one order id that the API reads as that order."""
+    return [order_id, order_id.upper(), order_id.replace("-", ""), f"{{{order_id}}}"]
+
+
+def test_a_retry_that_spells_the_path_otherwise_is_the_same_request(system: System) -> None:
+    api = api_client(system)
+    restock(api, sku := unique("SKU"))
+    order_id = api.post("/v1/orders", json=order_body(sku), headers=headers(key())).json()["order_id"]
+    same = headers(key())
+
+    first, *retries = (api.post(f"/v1/orders/{path}/cancel", headers=same) for path in spellings(order_id))
+    trailing = api.post("/v1/orders/", json=order_body(sku), headers=(placing := headers(key())))
+    placed = api.post("/v1/orders", json=order_body(sku), headers=placing)
+
+    assert first.status_code == 200
+    assert [(r.content, r.headers.get("idempotent-replayed")) for r in retries] == [
+        (first.content, "true")
+    ] * 3
+    assert (placed.content, placed.headers.get("idempotent-replayed")) == (trailing.content, "true")
+
+
+def test_the_same_key_for_another_order_on_one_route_is_refused_as_another_request(system: System) -> None:
+    api = api_client(system)
+    restock(api, sku := unique("SKU"))
+    one, other = (api.post("/v1/orders", json=order_body(sku), headers=headers(key())).json() for _ in "12")
+    same = headers(key())
+
+    cancelled = api.post(f"/v1/orders/{one['order_id']}/cancel", headers=same)
+    reused = api.post(f"/v1/orders/{other['order_id']}/cancel", headers=same)
+
+    assert cancelled.status_code == 200
+    assert (reused.status_code, reused.json()["type"]) == (422, KEY_REUSED.uri)
+    assert api.get(f"/v1/orders/{other['order_id']}", headers=ACME).json()["status"] == "placed"
+
+
+class DiesAfterClaiming(InMemoryIdempotencyStore):
+    """The first request's process dies as soon as its claim is taken, before its command ran:
+    the claim stays behind, without a response, until its lease lapses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.died = False
+
+    def claim(self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta) -> Any:
+        held = super().claim(scope, fingerprint, token, lease, ttl)
+        if not self.died:
+            self.died = True
+            raise ProcessDied
+        return held
+
+
+def test_a_claim_whose_lease_lapsed_is_taken_over_only_by_a_retry_of_the_same_request(system: System) -> None:
+    restock(api_client(system), sku := unique("SKU"))
+    api = api_client(system, DiesAfterClaiming(), lease=timedelta(0))  # the dead claim lapses at once
+    same = headers(key())
+    with pytest.raises(ProcessDied):
+        api.post("/v1/orders", json=order_body(sku, quantity=1), headers=same)
+
+    other = api.post("/v1/orders", json=order_body(sku, quantity=5), headers=same)
+    retry = api.post("/v1/orders", json=order_body(sku, quantity=1), headers=same)
+
+    assert (other.status_code, other.json()["type"]) == (422, KEY_REUSED.uri)
+    assert (retry.status_code, retry.json()["total_cents"]) == (201, 1250)

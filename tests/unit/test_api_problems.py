@@ -3,11 +3,15 @@ included, the body limit (declared or streamed), media types, crashes and domain
 with a stable type."""
 
 from collections.abc import Callable, Iterator
+from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
+from eventsourcing import persistence
 from fastapi.testclient import TestClient
+from psycopg_pool import PoolTimeout
 from support.api import ACME, PROBLEM, WEBHOOK_SECRET, api_client, headers, key, order_body, restock
 
 from domain.orders import AdvanceOrder, OrderStatus
@@ -127,3 +131,87 @@ def test_a_crash_is_a_500_problem_that_says_nothing_of_its_cause(system: System)
 
     assert (answer.status_code, answer.headers["content-type"]) == (500, PROBLEM)
     assert answer.json() == {"type": "about:blank", "title": "Internal Server Error", "status": 500}
+
+
+class DatabaseDown(InMemoryIdempotencyStore):
+    """Fails as the PostgreSQL store does while its database is away."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def claim(self, *args: Any) -> Any:
+        raise self.error
+
+
+UNREACHABLE = 'connection to server at "10.20.30.40", port 5432 failed: Connection refused'
+OUTAGES = {
+    "psycopg OperationalError": psycopg.OperationalError(UNREACHABLE),
+    "psycopg InterfaceError": psycopg.InterfaceError(f"the connection is closed: {UNREACHABLE}"),
+    "pool timeout": PoolTimeout(f"couldn't get a connection after 30.00 sec: {UNREACHABLE}"),
+    "eventsourcing OperationalError": persistence.OperationalError(UNREACHABLE),
+    "eventsourcing InterfaceError": persistence.InterfaceError(UNREACHABLE),
+}
+
+
+def answering(system: System, store: InMemoryIdempotencyStore) -> TestClient:
+    """The API as a server runs it: a crash is answered (500), not raised into the test."""
+    config = ApiConfig(api_keys={"key-acme": "acme"}, psp_webhook_secret=WEBHOOK_SECRET)
+    return TestClient(
+        create_app(system, store, InMemoryWebhookStore(), config), raise_server_exceptions=False
+    )
+
+
+def assert_unavailable(answer: httpx.Response) -> None:
+    assert (answer.status_code, answer.headers["content-type"]) == (503, PROBLEM), answer.text
+    assert "10.20.30.40" not in answer.text
+    assert answer.headers["retry-after"].isdigit()
+
+
+@pytest.mark.parametrize("error", OUTAGES.values(), ids=OUTAGES.keys())
+def test_a_write_while_the_database_is_away_is_a_503_with_retry_after(
+    system: System, error: Exception
+) -> None:
+    api = answering(system, DatabaseDown(error))
+
+    assert_unavailable(api.post("/v1/orders", json=order_body("SKU-1"), headers=headers(key())))
+
+
+@pytest.mark.parametrize("error", OUTAGES.values(), ids=OUTAGES.keys())
+def test_a_read_while_the_database_is_away_is_a_503_with_retry_after(
+    system: System, error: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(*_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(system.orders, "order", unreachable)
+    monkeypatch.setattr(system.inventory, "stock_item", unreachable)
+    api = answering(system, InMemoryIdempotencyStore())
+
+    assert_unavailable(api.get(f"/v1/orders/{UUID(int=1)}", headers=ACME))
+    assert_unavailable(api.get("/v1/inventory/SKU-1", headers=ACME))
+
+
+def test_the_openapi_document_lists_429_and_503_with_retry_after_where_they_may_be_answered(
+    system: System,
+) -> None:
+    paths = api_client(system).get("/openapi.json").json()["paths"]
+    listed = {
+        (method.upper(), path): operation["responses"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    writes = {
+        ("POST", "/v1/orders"),
+        ("POST", "/v1/orders/{order_id}/cancel"),
+        ("POST", "/v1/inventory/{sku}/restock"),
+    }
+    on_the_database = {operation for operation in listed if operation[1].startswith("/v1/")} | {
+        ("GET", "/readyz")
+    }
+
+    assert {operation for operation, responses in listed.items() if "429" in responses} == writes
+    assert {operation for operation, responses in listed.items() if "503" in responses} == on_the_database
+    for responses in listed.values():
+        for status in {"429", "503"} & responses.keys():
+            assert "Retry-After" in responses[status]["headers"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from uuid import uuid4
 
 import pytest
+from support.orders import sealed_address, sealed_token
 
 from domain.commands import Command
 from domain.errors import (
@@ -69,14 +70,14 @@ def place_order(system: System) -> Case:
 
 def authorize_payment(system: System) -> Case:
     command = AuthorizePayment(
-        command_id=unique("authorize"), order_id=uuid4(), amount=Money(500, "EUR"), token="tok_ok"
+        command_id=unique("authorize"), order_id=uuid4(), amount=Money(500, "EUR"), token=sealed_token(system)
     )
     return Case(system.payments, command, replace(command, amount=Money(501, "EUR")))
 
 
 def request_shipment(system: System) -> Case:
-    command = RequestShipment(command_id=unique("ship"), order_id=uuid4(), destination="1 Main St")
-    return Case(system.fulfillment, command, replace(command, destination="2 Main St"))
+    command = RequestShipment(command_id=unique("ship"), order_id=uuid4(), destination=sealed_address(system))
+    return Case(system.fulfillment, command, replace(command, destination=sealed_address(system)))
 
 
 EVERY_CONTEXT = pytest.mark.parametrize(

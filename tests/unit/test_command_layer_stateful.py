@@ -32,6 +32,7 @@ from hypothesis.stateful import (
     multiple,
     rule,
 )
+from support.orders import OWNER
 
 from domain.commands import Command
 from domain.errors import DomainError, RuleViolationError
@@ -42,6 +43,7 @@ from domain.orders import PROGRESS, AdvanceOrder, CancelOrder, OrderLine, OrderS
 from domain.payments import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
+from infrastructure.vault import memory_vault
 from services.application import IdempotentApplication
 from services.bootstrap import System, build
 
@@ -92,12 +94,15 @@ def threads_switching_often() -> Iterator[None]:
         sys.setswitchinterval(interval)
 
 
+VAULT = memory_vault()  # one for both sides, so that both open the tokens that commands carry
+
+
 class Side:
     """One system, in memory, and the payment provider it charges through."""
 
     def __init__(self) -> None:
         self.provider = InMemoryPaymentProvider()
-        self.system = build(Settings(database_url=None), provider=self.provider)
+        self.system = build(Settings(database_url=None), provider=self.provider, vault=VAULT)
 
     def observed(self) -> dict[str, Any]:
         """Everything a client, a relay or the provider could see of this system."""
@@ -229,7 +234,7 @@ class CommandLayer(RuleBasedStateMachine):
         restocks = [RestockSku(command_id=self.next_id(), sku=sku, quantity=quantity) for sku in SKUS]
         place = self.place_order(order_id, [(SKUS[0], 1)])
         authorize = AuthorizePayment(
-            command_id=self.next_id(), order_id=order_id, amount=amount, token="tok_ok"
+            command_id=self.next_id(), order_id=order_id, amount=amount, token=VAULT.seal(OWNER, "tok_ok")
         )
         return multiple(*(self.first_send(command, 1) for command in [*restocks, place, authorize]))
 
@@ -275,7 +280,10 @@ class CommandLayer(RuleBasedStateMachine):
     )
     def authorize(self, order: int, amount: Money, token: str, copies: int) -> Command:
         command = AuthorizePayment(
-            command_id=self.next_id(), order_id=UUID(int=order), amount=amount, token=token
+            command_id=self.next_id(),
+            order_id=UUID(int=order),
+            amount=amount,
+            token=VAULT.seal(OWNER, token),
         )
         return self.first_send(command, copies)
 

@@ -11,6 +11,7 @@ from domain.money import Money
 from domain.orders import Order, OrderLine, PlaceOrder
 from domain.payments import Payment
 from infrastructure.contracts import MAPPINGS, IntegrationEvent, UnknownEventTypeError, to_integration_event
+from infrastructure.vault import memory_vault
 
 from .scenario import ADDRESS, trace
 
@@ -42,7 +43,7 @@ def placed_order() -> Order:
         currency="EUR",
         lines=(OrderLine("SKU-1", 2, Money(150, "EUR")),),
     )
-    return Order.place(command, lambda _: True)
+    return Order.place(command, lambda _: True, memory_vault())
 
 
 def test_a_published_event_carries_the_envelope_and_a_payload_that_validates() -> None:
@@ -61,7 +62,9 @@ def test_a_published_event_carries_the_envelope_and_a_payload_that_validates() -
 
 
 def test_headers_name_the_event_so_consumers_can_route_without_parsing_the_body() -> None:
-    payment, _ = Payment.request(uuid.uuid4(), Money(500, "EUR"), "tok_ok", trace("authorize"))
+    payment, _ = Payment.request(
+        uuid.uuid4(), Money(500, "EUR"), memory_vault().seal("c", "tok_ok"), trace("authorize")
+    )
     published = to_integration_event("payments", payment.collect_events()[0], notification_id=3)
 
     headers = dict(published.headers())

@@ -6,15 +6,19 @@ be asked again under the same key; a request the other side rejects is parked; a
 is recorded once however often it is fed back."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from uuid import UUID, uuid4
 
 import pytest
+from support.orders import ADDRESS, sealed_address, sealed_token
 
 from domain.calls import Call
 from domain.fulfillment import CancelShipment, HandOverShipment, RequestShipment, ShipmentStatus
 from domain.ids import payment_id, shipment_id
 from domain.money import Money
+from domain.orders import ShippingAddress
 from domain.payments import AuthorizePayment, PaymentStatus
+from domain.privacy import Sealed
 from infrastructure.carrier import InMemoryCarrier
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
@@ -49,15 +53,17 @@ def fulfillment(system: System) -> Gateway:
 def authorize(system: System) -> UUID:
     order_id = uuid4()
     command = AuthorizePayment(
-        command_id=unique("pay"), order_id=order_id, amount=Money(4200, "EUR"), token="tok_ok"
+        command_id=unique("pay"), order_id=order_id, amount=Money(4200, "EUR"), token=sealed_token(system)
     )
     system.payments.execute(command)
     return order_id
 
 
-def booked(system: System, destination: str = "Ada Lovelace, 1 Main Street, 3511 Utrecht, NL") -> UUID:
+def booked(system: System, destination: ShippingAddress = ADDRESS) -> UUID:
     order_id = uuid4()
-    request = RequestShipment(command_id=unique("ship"), order_id=order_id, destination=destination)
+    request = RequestShipment(
+        command_id=unique("ship"), order_id=order_id, destination=sealed_address(system, destination)
+    )
     system.fulfillment.execute(request)
     fulfillment(system).perform_due()
     return order_id
@@ -134,7 +140,9 @@ def test_one_parcel_per_shipment_however_often_the_booking_is_asked(
 ) -> None:
     order_id = uuid4()
     carrier.timeouts_after_booking.add(f"{shipment_id(order_id)}:book")
-    request = RequestShipment(command_id=unique("ship"), order_id=order_id, destination="1 Main St")
+    request = RequestShipment(
+        command_id=unique("ship"), order_id=order_id, destination=sealed_address(system)
+    )
     system.fulfillment.execute(request)
     system.fulfillment.execute(request)
     while fulfillment(system).perform_due():
@@ -147,7 +155,7 @@ def test_one_parcel_per_shipment_however_often_the_booking_is_asked(
 def test_a_destination_the_carrier_refuses_fails_the_shipment_with_its_reason(
     system: System, carrier: InMemoryCarrier
 ) -> None:
-    order_id = booked(system, destination="FAIL Recipient, Nowhere 1, 0000 Void, NL")
+    order_id = booked(system, destination=replace(ADDRESS, name="FAIL Recipient"))
     assert system.fulfillment.shipment_of(order_id).status is ShipmentStatus.FAILED
     assert carrier.bookings() == []
 
@@ -172,7 +180,7 @@ def test_an_answered_call_keeps_no_card_token(system: System) -> None:
     authorize(system)
     queue = system.payments.recorder.calls  # type: ignore[attr-defined]
     (pending,) = queue.claim(1, 0.0)
-    assert pending.request["token"] == "tok_ok"
+    assert system.vault.open(Sealed.from_json(pending.request["token"])) == "tok_ok"
     queue.retry(pending.call_id, 0.0, "")
     payments(system).perform_due()
     (answered,) = queue.answered()

@@ -11,6 +11,7 @@ from domain.errors import OrderStateError
 from domain.money import Money
 from domain.orders import PROGRESS, Order, OrderLine, OrderStatus, PlaceOrder
 from domain.tracing import Trace
+from infrastructure.vault import memory_vault
 
 from .scenario import ADDRESS, event, given, refused, then, then_nothing_new, trace, traced_by
 
@@ -28,7 +29,7 @@ def placed() -> Order:
         currency="EUR",
         lines=lines,
     )
-    return Order.place(command, is_known_sku=lambda sku: True)
+    return Order.place(command, is_known_sku=lambda sku: True, vault=memory_vault())
 
 
 def history(reached: OrderStatus = OrderStatus.PLACED, stopped_by: Stop | None = None) -> Any:

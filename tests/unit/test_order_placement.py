@@ -10,17 +10,23 @@ from domain.errors import (
     EmptyOrderError,
     InvalidAddressError,
     InvalidPaymentTokenError,
+    TooManyLinesError,
     UnknownSkuError,
 )
-from domain.inventory import MAX_QUANTITY
+from domain.inventory import MAX_LINES, MAX_QUANTITY
 from domain.money import MAX_CENTS, Money
-from domain.orders import MAX_LINES, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from domain.orders import Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress
+from domain.privacy import PersonalDataErasedError
+from infrastructure.vault import memory_vault
 
 from .scenario import ADDRESS, event, then, trace, traced_by
 
 
 def line(sku: str = "SKU-1", quantity: int = 1, cents: int = 250, currency: str = "EUR") -> OrderLine:
     return OrderLine(sku, quantity, Money(cents, currency))
+
+
+VAULT = memory_vault()
 
 
 def place_order(*lines: OrderLine, catalogue: frozenset[str] | None = None) -> Order:
@@ -34,7 +40,7 @@ def place_order(*lines: OrderLine, catalogue: frozenset[str] | None = None) -> O
         lines=lines,
     )
     known = catalogue if catalogue is not None else {each.sku for each in lines}
-    return Order.place(command, is_known_sku=known.__contains__)
+    return Order.place(command, is_known_sku=known.__contains__, vault=VAULT)
 
 
 def test_placing_an_order_records_its_lines_and_their_total() -> None:
@@ -55,7 +61,7 @@ def test_an_order_may_have_max_lines_lines() -> None:
 
 
 def test_an_order_with_more_than_max_lines_lines_is_refused() -> None:
-    with pytest.raises(EmptyOrderError):
+    with pytest.raises(TooManyLinesError):
         place_order(*[line(f"SKU-{n}") for n in range(MAX_LINES + 1)])
 
 
@@ -94,7 +100,7 @@ def test_the_placed_event_carries_the_trace_of_the_place_order_command() -> None
         currency="EUR",
         lines=(line(),),
     )
-    order = Order.place(command, is_known_sku=lambda sku: True)
+    order = Order.place(command, is_known_sku=lambda sku: True, vault=memory_vault())
     assert [traced_by(e) for e in order.collect_events()] == [trace("place")]
 
 
@@ -118,9 +124,25 @@ def test_a_missing_or_oversized_payment_token_is_refused(token: str) -> None:
         lines=(line(),),
     )
     with pytest.raises(InvalidPaymentTokenError):
-        Order.place(command, is_known_sku=lambda sku: True)
+        Order.place(command, is_known_sku=lambda sku: True, vault=memory_vault())
 
 
-def test_the_placed_event_carries_where_to_ship_and_how_to_pay() -> None:
+def test_the_placed_event_carries_where_to_ship_and_how_to_pay_sealed_under_the_customer_s_key() -> None:
     order = place_order(line())
-    then(order, event(Order.Placed, shipping_address=ADDRESS, payment_token="tok_ok"))
+    (placed,) = order.collect_events()
+    assert "tok_ok" not in repr(placed) and ADDRESS.line1 not in repr(placed)
+    assert placed.shipping_address.owner == placed.payment_token.owner == "/customer-1"
+    assert ShippingAddress.opened(VAULT, placed.shipping_address) == ADDRESS
+    assert VAULT.open(placed.payment_token) == "tok_ok"
+
+
+def test_once_the_customer_is_forgotten_the_order_still_loads_but_its_personal_data_cannot_be_opened() -> (
+    None
+):
+    order = place_order(line())
+    assert VAULT.forget("/customer-1")
+    assert order.total == Money(250, "EUR")  # what is not personal stays readable
+    with pytest.raises(PersonalDataErasedError):
+        ShippingAddress.opened(VAULT, order.shipping_address)
+    with pytest.raises(PersonalDataErasedError):
+        VAULT.open(order.payment_token)

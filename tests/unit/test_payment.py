@@ -13,6 +13,7 @@ from domain.errors import CurrencyMismatchError, PaymentStateError, RefundExceed
 from domain.ids import payment_id
 from domain.money import Money
 from domain.payments import Payment, PaymentStatus
+from domain.privacy import Sealed
 
 from .scenario import event, given, refused, then, then_nothing_new, trace, traced_by
 
@@ -20,8 +21,11 @@ AMOUNT = Money(5000, "EUR")
 Step = Callable[[Payment], object]
 
 
+TOKEN = Sealed(owner="acme/c-1", ciphertext="c2VhbGVkIHRva2Vu")  # a sealed card token
+
+
 def history(*steps: Step) -> Any:
-    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_ok", trace("setup"))
+    payment, _ = Payment.request(uuid4(), AMOUNT, TOKEN, trace("setup"))
     for step in steps:
         step(payment)
     return payment.collect_events()
@@ -58,21 +62,21 @@ def refunded(cents: int) -> Step:
 
 def test_requesting_a_payment_opens_it_and_asks_the_provider_to_authorize_under_a_stable_key() -> None:
     order_id = uuid4()
-    payment, call = Payment.request(order_id, AMOUNT, "tok_ok", trace())
+    payment, call = Payment.request(order_id, AMOUNT, TOKEN, trace())
     then(payment, event(Payment.Requested, originator_id=payment_id(order_id), order_id=str(order_id)))
     assert (payment.status, payment.amount) == (PaymentStatus.REQUESTED, AMOUNT)
     assert call == Call(
         f"{payment_id(order_id)}:authorize",
         "authorize",
-        {"order_id": str(order_id), "token": "tok_ok", "amount_cents": 5000, "currency": "EUR"},
+        {"order_id": str(order_id), "token": TOKEN.as_json(), "amount_cents": 5000, "currency": "EUR"},
         "command/correlation",
         "command",
     )
 
 
 def test_the_card_token_goes_into_the_call_not_into_the_payment_s_events() -> None:
-    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_secret", trace())
-    assert "tok_secret" not in repr(payment.collect_events())
+    payment, _ = Payment.request(uuid4(), AMOUNT, TOKEN, trace())
+    assert TOKEN.ciphertext not in repr(payment.collect_events())
 
 
 def test_the_provider_s_approval_records_its_reference() -> None:
@@ -190,7 +194,7 @@ def test_refunding_a_payment_that_was_never_captured_is_refused() -> None:
 
 
 def test_every_payment_event_carries_the_trace_of_the_command_that_caused_it() -> None:
-    payment, _ = Payment.request(uuid4(), AMOUNT, "tok_ok", trace("request"))
+    payment, _ = Payment.request(uuid4(), AMOUNT, TOKEN, trace("request"))
     payment.authorize("auth_1", trace("authorize"))
     payment.request_capture(trace("capture"))
     payment.capture(trace("captured"))

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID, uuid4
 
 import pytest
+from support.orders import sealed_token
 
 from domain.errors import PaymentStateError
 from domain.money import Money
@@ -66,7 +67,7 @@ def authorized(system: System) -> UUID:
     order_id = uuid4()
     system.payments.execute(
         AuthorizePayment(
-            command_id=unique("pay"), order_id=order_id, amount=Money(900, "EUR"), token="tok_ok"
+            command_id=unique("pay"), order_id=order_id, amount=Money(900, "EUR"), token=sealed_token(system)
         )
     )
     settle(system)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
-from support.api import PROBLEM, api_client, headers, key, order_body
+from support.api import PROBLEM, api_client, headers, key, order_body, restock
 
 from domain.errors import OrderShippedError
 from domain.fulfillment import ShipmentStatus
@@ -201,6 +201,7 @@ def test_the_api_refuses_a_cancel_once_the_order_shipped_with_a_409_problem_nami
     world: World, sku: str
 ) -> None:
     api = api_client(world.system)
+    restock(api, sku, 10)  # the API client's own stock, as its order draws on no other
     placed = api.post("/v1/orders", json=order_body(sku), headers=headers(key()))
     order_id = UUID(placed.json()["order_id"])
     until_status(world, order_id, OrderStatus.SHIPPED)

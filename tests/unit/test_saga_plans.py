@@ -18,6 +18,7 @@ from domain.orders import (
 )
 from domain.payments import AuthorizePayment, Payment, RefundPayment, VoidPayment
 from infrastructure.contracts import IntegrationEvent, to_integration_event
+from infrastructure.vault import memory_vault
 from services.saga.compensation import HELD, NOTHING, RELEASED, Situation, compensate, compensation_id
 from services.saga.forward import FORWARD, authorize_payment, reserve_stock, shipped
 from services.saga.steps import Step
@@ -44,7 +45,7 @@ def placed_order() -> Order:
         shipping_address=ADDRESS,
         payment_token="tok_ok",
     )
-    return Order.place(command, is_known_sku=lambda _: True)
+    return Order.place(command, is_known_sku=lambda _: True, vault=memory_vault())
 
 
 def published(context: str, aggregate: Order | Payment | Shipment) -> list[IntegrationEvent]:
@@ -58,13 +59,13 @@ def stopped(order: Order) -> Order:
 
 
 def authorized_payment(order: Order) -> Payment:
-    payment, _ = Payment.request(order.id, order.total, "tok_ok", trace())
+    payment, _ = Payment.request(order.id, order.total, order.payment_token, trace())
     payment.authorize("ref-1", trace())
     return payment
 
 
 def booked_shipment(order: Order) -> Shipment:
-    shipment, _ = Shipment.request(order.id, "1 Main St", trace())
+    shipment, _ = Shipment.request(order.id, order.shipping_address, trace())
     shipment.book("TRK-1", trace())
     return shipment
 
@@ -92,7 +93,7 @@ def test_a_caused_command_carries_an_id_derived_from_its_event_the_flow_s_correl
         causation_id=event.event_id,
         order_id=order.id,
         amount=Money(1700, "EUR"),
-        token="tok_ok",
+        token=order.payment_token,
     )
     assert step.then == step.otherwise == ()  # the provider answers later, as an event
 
@@ -149,8 +150,10 @@ def test_a_stopped_order_is_undone_in_reverse_booking_then_payment_then_stock() 
 
 def test_an_answer_still_pending_is_waited_for_not_undone() -> None:
     order = placed_order()
-    payment, _ = Payment.request(order.id, order.total, "tok_ok", trace())  # authorization unanswered
-    shipment, _ = Shipment.request(order.id, "1 Main St", trace())  # booking unanswered
+    payment, _ = Payment.request(
+        order.id, order.total, order.payment_token, trace()
+    )  # authorization unanswered
+    shipment, _ = Shipment.request(order.id, order.shipping_address, trace())  # booking unanswered
     situation = Situation(stopped(order), payment, shipment, NOTHING)
 
     assert compensate(situation, published("orders", order)[-1]) == ()

@@ -10,14 +10,18 @@ import pytest
 from domain.errors import ShipmentStateError
 from domain.fulfillment import Shipment, ShipmentStatus
 from domain.ids import shipment_id
+from domain.privacy import Sealed
 
 from .scenario import event, given, refused, then, then_nothing_new, trace, traced_by
 
 Step = Callable[[Shipment], object]
 
 
+ADDRESS = Sealed(owner="acme/c-1", ciphertext="c2VhbGVkIGFkZHJlc3M=")  # a sealed address
+
+
 def history(*steps: Step) -> Any:
-    shipment, _ = Shipment.request(uuid4(), "1 Main St", trace("setup"))
+    shipment, _ = Shipment.request(uuid4(), ADDRESS, trace("setup"))
     for step in steps:
         step(shipment)
     return shipment.collect_events()
@@ -51,11 +55,11 @@ def cancelled(shipment: Shipment) -> None:
 
 def test_requesting_a_shipment_opens_it_and_asks_the_carrier_to_book_it() -> None:
     order_id = uuid4()
-    shipment, call = Shipment.request(order_id, "1 Main St", trace())
+    shipment, call = Shipment.request(order_id, ADDRESS, trace())
     then(shipment, event(Shipment.Requested, originator_id=shipment_id(order_id), order_id=str(order_id)))
-    assert (shipment.status, shipment.destination) == (ShipmentStatus.REQUESTED, "1 Main St")
+    assert (shipment.status, shipment.destination) == (ShipmentStatus.REQUESTED, ADDRESS)
     assert (call.call_id, call.operation) == (f"{shipment_id(order_id)}:book", "book")
-    assert call.request == {"destination": "1 Main St", "order_id": str(order_id)}
+    assert call.request == {"destination": ADDRESS.as_json(), "order_id": str(order_id)}
 
 
 def test_the_carrier_s_booking_records_its_tracking_id() -> None:
@@ -142,7 +146,7 @@ def test_nothing_is_handed_over_or_cancelled_before_the_carrier_booked_it(change
 
 
 def test_every_shipment_event_carries_the_trace_of_the_command_that_caused_it() -> None:
-    shipment, _ = Shipment.request(uuid4(), "1 Main St", trace("request"))
+    shipment, _ = Shipment.request(uuid4(), ADDRESS, trace("request"))
     shipment.book("TRACK-1", trace("book"))
     shipment.request_hand_over(trace("hand over"))
     shipment.ship(trace("ship"))

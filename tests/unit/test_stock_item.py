@@ -1,4 +1,5 @@
-"""StockItem: restock, reserve per order, release, ship; stock is conserved (invariant I2)."""
+"""StockItem: restock, reserve per order, release, ship; stock is conserved (invariant I2), and
+an order leaves nothing behind in the item once its stock is shipped or released."""
 
 from typing import Any
 from uuid import UUID, uuid4
@@ -7,7 +8,7 @@ import pytest
 
 from domain.errors import InsufficientStockError, InvalidQuantityError, InvalidSkuError, StockStateError
 from domain.ids import stock_item_id
-from domain.inventory import MAX_QUANTITY, StockItem
+from domain.inventory import MAX_QUANTITY, MAX_RESTOCK_QUANTITY, StockItem
 
 from .scenario import event, given, refused, then, then_nothing_new, trace, traced_by
 
@@ -44,11 +45,18 @@ def test_restocking_adds_to_what_is_available() -> None:
     assert item.available == 7
 
 
-@pytest.mark.parametrize("quantity", [0, -1, MAX_QUANTITY + 1, True, 1.5], ids=repr)
-def test_restocking_a_quantity_outside_1_to_max_quantity_is_refused(quantity: Any) -> None:
+@pytest.mark.parametrize("quantity", [0, -1, MAX_RESTOCK_QUANTITY + 1, True, 1.5], ids=repr)
+def test_restocking_a_quantity_outside_1_to_max_restock_quantity_is_refused(quantity: Any) -> None:
     item = given(history(restocked=3))
     with refused(item, InvalidQuantityError):
         item.restock(quantity, trace())
+
+
+@pytest.mark.parametrize("quantity", [0, -1, MAX_QUANTITY + 1, True, 1.5], ids=repr)
+def test_reserving_a_quantity_outside_1_to_max_quantity_is_refused(quantity: Any) -> None:
+    item = given(history(restocked=MAX_RESTOCK_QUANTITY))
+    with refused(item, InvalidQuantityError):
+        item.reserve(uuid4(), quantity, trace())
 
 
 def test_reserving_moves_stock_from_available_to_the_order() -> None:
@@ -80,11 +88,12 @@ def test_reserving_twice_for_the_same_order_records_nothing_new() -> None:
     assert item.available == 6
 
 
-def test_reserving_again_for_an_order_already_shipped_records_nothing_new() -> None:
-    order = uuid4()
-    item = given(history(restocked=10, reserved={order: 4}, shipped=(order,)))
-    item.reserve(order, 4, trace())
-    then_nothing_new(item)
+def test_an_order_whose_stock_was_shipped_or_released_leaves_nothing_behind_in_the_item() -> None:
+    shipped, released, kept = uuid4(), uuid4(), uuid4()
+    item = given(history(restocked=10, reserved={shipped: 4, released: 2, kept: 1}, shipped=(shipped,)))
+    item.release(released, trace())
+    assert item.reservations == {str(kept): 1}
+    assert str(shipped) not in repr(vars(item))
 
 
 def test_releasing_gives_the_order_s_reservation_back() -> None:
@@ -115,11 +124,11 @@ def test_shipping_without_a_reservation_is_refused() -> None:
         item.ship(uuid4(), trace())
 
 
-def test_shipping_twice_records_nothing_new() -> None:
+def test_shipping_again_once_shipped_is_refused_as_the_order_holds_no_reservation() -> None:
     order = uuid4()
     item = given(history(restocked=10, reserved={order: 4}, shipped=(order,)))
-    item.ship(order, trace())
-    then_nothing_new(item)
+    with refused(item, StockStateError):
+        item.ship(order, trace())
 
 
 def test_restocked_equals_available_plus_reserved_plus_shipped_after_any_sequence() -> None:

@@ -6,9 +6,12 @@ id (a deliberate duplicate), in the transaction that records the operation, and 
 senders post them, retrying a failed delivery with exponential backoff. The queue is a
 table, so a restart loses nothing, and senders in several processes share it.
 
-Each delivery is signed, so that the receiver can tell it from a forgery: the header
-`Webhook-Signature: sha256=<hex>` carries the HMAC-SHA256 of the exact body bytes under the
-secret both sides share (ORDERS_PSP_WEBHOOK_SECRET). The event id is in the signed body.
+Each delivery is signed, so that the receiver can tell it from a forgery and from an old
+delivery sent again: the header `Webhook-Signature: t=<unix seconds>,v1=<hex>` carries the
+time of sending and the HMAC-SHA256 of `<t>.` followed by the exact body bytes, under the
+secret both sides share (ORDERS_PSP_WEBHOOK_SECRET). The event id is in the signed body; the
+time is signed with it, so a receiver may refuse a delivery signed too long ago, and each
+attempt is signed afresh when it is sent.
 """
 
 import hashlib
@@ -16,6 +19,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -65,8 +69,10 @@ def event_id(idempotency_key: str) -> str:
     return f"evt_{uuid.uuid5(EVENT_IDS, idempotency_key).hex}"
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The `Webhook-Signature` of `body` sent at `timestamp` (unix seconds)."""
+    signed = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={signed.hexdigest()}"
 
 
 def enqueue(conn: psycopg.Connection[Any], schema: str, operation: Mapping[str, Any]) -> None:
@@ -122,7 +128,7 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "Webhook-Id": event,
-            SIGNATURE_HEADER: signature(self.settings.psp_webhook_secret, body),
+            SIGNATURE_HEADER: signature(self.settings.psp_webhook_secret, body, int(time.time())),
         }
         try:
             response = client.post(self.url, content=body, headers=headers)
