@@ -11,17 +11,15 @@ Usage: python -m bench.command_path [--n 500]   (DATABASE_URL, or the embedded s
 """
 
 import argparse
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 
+from bench.database import database_url
 from domain.inventory import RestockSku, StockItem
 from domain.tracing import Trace
-from infrastructure.devstack import EmbeddedPostgres, free_port
 from infrastructure.settings import Settings
 from services.bootstrap import build
 
@@ -61,19 +59,9 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=500, help="operations per measurement (default 500)")
     args = parser.parse_args()
-    url = Settings.from_env().database_url
-    server = None
-    if url is None:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench")) / "pg", free_port())
-        server.init()
-        server.start()
-        url = server.url
-    try:
+    with database_url() as url:
         print(f"measuring {args.n} operations each on {url} ...", flush=True)
         r = measure(url, args.n)
-    finally:
-        if server is not None:
-            server.discard()
     print(f"  raw insert+commit     {r['raw']:8.0f}/s  (the limit)")
     print(f"  library save          {r['library']:8.0f}/s  {r['library'] / r['raw']:5.2f} x raw")
     print(

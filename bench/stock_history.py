@@ -18,21 +18,19 @@ embedded server)
 
 import argparse
 import statistics
-import tempfile
 import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from eventsourcing.application import Repository
 
+from bench.database import database_url
 from domain.ids import stock_item_id
 from domain.inventory import MAX_RESTOCK_QUANTITY, StockItem
 from domain.tracing import Trace
-from infrastructure.devstack import EmbeddedPostgres, free_port
 from infrastructure.settings import Settings
 from services.bootstrap import build
 from services.inventory import SNAPSHOT_INTERVAL, InventoryService
@@ -129,18 +127,8 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="1,000 orders: a few seconds, to keep it working")
     args = parser.parse_args()
     orders = 1_000 if args.tiny else args.orders
-    url = Settings.from_env().database_url
-    server = None
-    if url is None:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench")) / "pg", free_port())
-        server.init()
-        server.start()
-        url = server.url
-    try:
+    with database_url() as url:
         r = measure(url, orders)
-    finally:
-        if server is not None:
-            server.discard()
     base_s, _, base_peak = r["fresh"]
     print(f"cold load of one SKU (time: median of {LOADS}, replay: one load; peak memory: tracemalloc)")
     for name, label in [

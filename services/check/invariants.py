@@ -59,7 +59,7 @@ class Holdings:
         return self.parcels.get(f"{shipment_id(order_id)}:book", "none")
 
     def held(self, order_id: UUID) -> list[str]:
-        return [item.sku for item in self.stock if str(order_id) in item.reservations]
+        return [_named(item) for item in self.stock if str(order_id) in item.reservations]
 
     @cached_property
     def _operations_by_payment(self) -> dict[str, list[ProviderOperation]]:
@@ -131,15 +131,21 @@ def no_double_charge(h: Holdings) -> Finding:
 
 
 def stock_conserved(h: Holdings) -> Finding:
-    """I2: per SKU, restocked = available + reserved + shipped, and available >= 0."""
+    """I2: per stock item (a tenant's stock of a SKU), restocked = available + reserved +
+    shipped, and available >= 0."""
     bad = [
-        f"{item.sku}: restocked {item.restocked} != available {item.available}"
+        f"{_named(item)}: restocked {item.restocked} != available {item.available}"
         f" + reserved {item.reserved} + shipped {item.shipped}"
         for item in h.stock
         if item.restocked != item.available + item.reserved + item.shipped
     ]
-    bad += [f"{item.sku}: available {item.available} < 0" for item in h.stock if item.available < 0]
-    return Finding("I2", "stock conserved", f"{len(h.stock)} SKUs", bad)
+    bad += [f"{_named(item)}: available {item.available} < 0" for item in h.stock if item.available < 0]
+    return Finding("I2", "stock conserved", f"{len(h.stock)} stock items", bad)
+
+
+def _named(item: StockItem) -> str:
+    """A stock item as a reader finds it: its SKU, and whose stock it is when a tenant's."""
+    return f"{item.tenant_id}/{item.sku}" if item.tenant_id else item.sku
 
 
 def every_order_terminal(h: Holdings) -> Finding:

@@ -10,11 +10,9 @@ reader's queries overlap the rebuild.
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.isolation import isolated_settings
 from support.publishing import applications
 
 from domain.inventory import RestockSku
@@ -23,24 +21,11 @@ from infrastructure.settings import Settings
 from projections import sources
 from projections.rebuild import rebuild_from_events
 from projections.stock import Stock
-from services.bootstrap import System, build
+from services.bootstrap import System
 
 pytestmark = pytest.mark.integration
 
 TOTALS = "SELECT count(*), sum(available), sum(restocked) FROM stock"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Iterator[Settings]:
-    with isolated_settings(database_url) as settings:
-        yield settings
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    system = build(settings)
-    yield system
-    system.close()
 
 
 class SlowLog:

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4
 
 import pytest
 from psycopg.rows import dict_row
-from support.isolation import isolated_settings
 
 from domain.ids import stock_item_id
 from domain.inventory import ReserveStock, RestockSku, ShipStock
@@ -16,25 +15,12 @@ from infrastructure.database import connect
 from infrastructure.settings import Settings
 from projections.rebuild import rebuild_from_events
 from projections.stock import Stock
-from services.bootstrap import System, build
+from services.bootstrap import System
 from services.inventory import SNAPSHOT_INTERVAL, InventoryService
 
 pytestmark = pytest.mark.integration
 
 ORDERS = 2 * SNAPSHOT_INTERVAL + SNAPSHOT_INTERVAL // 2  # each order is two events
-
-
-@pytest.fixture
-def settings(database_url: str) -> Iterator[Settings]:
-    with isolated_settings(database_url) as settings:
-        yield settings
-
-
-@pytest.fixture
-def system(settings: Settings) -> Iterator[System]:
-    system = build(settings)
-    yield system
-    system.close()
 
 
 class CountingEvents:
