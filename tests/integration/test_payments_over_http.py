@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
+from support.orders import sealed_token
 from support.simulators import Served, psp_simulator
 
 from domain.money import Money
@@ -43,7 +44,7 @@ def test_a_lost_answer_leaves_the_call_pending_and_the_next_attempt_completes_it
         command_id=f"authorize-{uuid4()}",
         order_id=uuid4(),
         amount=Money(4200, "EUR"),
-        token=tokens.TIMEOUT_AFTER_CHARGE,
+        token=sealed_token(system, tokens.TIMEOUT_AFTER_CHARGE),
     )
     system.payments.execute(command)
     gateway = Gateway(system.payments, system.payments.calls, GatewayOptions(backoff_s=0.0, lease_s=0.0))
