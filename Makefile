@@ -5,16 +5,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo chaos test test-unit test-integration lint bench bench-e2e clean
+.PHONY: install lock demo chaos test test-unit test-integration lint bench bench-e2e clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions CI tested, from requirements.lock; the project itself without resolving again.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+	@echo "installed: run 'source $(VENV)/bin/activate' to put 'orders' on your PATH"
+
+# Re-resolve requirements.lock from pyproject.toml, to the newest versions it allows.
+lock: install
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
 
 demo: install
 	$(BIN)/orders demo
