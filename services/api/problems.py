@@ -6,6 +6,8 @@ records, so a refusal replayed from the log has the type of the first. The statu
 three domain families are in docs/adr/0003-api-idempotency.md: a malformed command 422, a
 missing thing 404, a refusal by the current state 409. Plain HTTP errors (no such route, wrong
 method, body too large, wrong media type, a crash) are `about:blank`, titled by their status.
+The OpenAPI document lists the types of each operation's problems, status by status
+(`documented`), built by the same functions as the problems themselves.
 The answers that ask the client to come back (429, 503) say when, in Retry-After, and never
 why: the cause of a 503 is logged for the operator, not sent.
 """
@@ -23,6 +25,7 @@ from services.api.store import RecordedResponse
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:idempotent-orders,2026:problem/"
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 
 
 class FieldError(BaseModel):
@@ -42,13 +45,13 @@ class Problem(BaseModel):
 
 @dataclass(frozen=True)
 class ProblemType:
-    name: str
+    name: str  # empty for a plain HTTP error, whose type is about:blank
     status: int
     title: str
 
     @property
     def uri(self) -> str:
-        return TYPE_PREFIX + self.name
+        return TYPE_PREFIX + self.name if self.name else "about:blank"
 
     def problem(self, detail: str, **extensions: Any) -> Problem:
         return Problem(type=self.uri, title=self.title, status=self.status, detail=detail, **extensions)
@@ -86,10 +89,24 @@ def http(status: int, detail: str | None = None) -> Problem:
     return Problem(title=phrase, status=status, detail=None if detail == phrase else detail)
 
 
+def plain(status: int) -> ProblemType:
+    """The type of the problems `http` makes with this status, as the OpenAPI document lists it."""
+    return ProblemType("", status, HTTPStatus(status).phrase)
+
+
+def problem_type(error: type[DomainError], status: int | None = None) -> ProblemType:
+    """The type of the problems answering `error`: named by its code, with the status of its
+    family unless `status` is given. Both `from_domain_error` and the OpenAPI document use it,
+    so the document lists the types the server sends."""
+    if issubclass(error, CommandIdReusedError):  # the key's command already ran with another body
+        return KEY_REUSED
+    return ProblemType(error.code.replace("_", "-"), status or _status(error), _title(error.code))
+
+
 def from_domain_error(error: DomainError, status: int | None = None) -> Problem:
-    if isinstance(error, CommandIdReusedError):  # the key's command already ran with another body
-        return KEY_REUSED.problem(str(error))
-    kind = ProblemType(error.code.replace("_", "-"), status or _status(error), _title(error.code))
+    kind = problem_type(type(error), status)
+    if kind is KEY_REUSED:
+        return kind.problem(str(error))
     return kind.problem(str(error), code=error.code)
 
 
@@ -101,17 +118,41 @@ def response(problem: Problem, headers: Mapping[str, str] | None = None) -> Resp
     return Response(_body(problem), problem.status, headers=dict(headers or {}), media_type=MEDIA_TYPE)
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these statuses, and for any other (`default`), as problems. 503
-    is always among them: every operation that answers problems reads or writes the database,
-    which may be away."""
-    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    answers: dict[int | str, dict[str, Any]] = {
-        status: {"description": HTTPStatus(status).phrase, "content": content} | _headers(status)
-        for status in sorted({*statuses, 503})
+def documented(*answers: ProblemType | int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these problems, and for any other status (`default`), as problems.
+
+    Each status lists its problem types, in its description and as the `enum` of the `type` its
+    schema allows, so that a conformance test finds a type the document does not list. A bare
+    status documents its problems without naming their types. UNAVAILABLE is always among them:
+    every operation that answers problems reads or writes the database, which may be away."""
+    bare = {answer for answer in answers if isinstance(answer, int)}
+    kinds: dict[int, dict[str, ProblemType]] = {}
+    for kind in (*answers, UNAVAILABLE):
+        if isinstance(kind, ProblemType):
+            kinds.setdefault(kind.status, {})[kind.uri] = kind
+    responses: dict[int | str, dict[str, Any]] = {
+        status: _response(status, [] if status in bare else list(kinds[status].values())) | _headers(status)
+        for status in sorted({*bare, *kinds})
     }
-    answers["default"] = {"description": "Any other error", "content": content}
-    return answers
+    responses["default"] = {"description": "Any other error", "content": _content(PROBLEM_SCHEMA)}
+    return responses
+
+
+def _response(status: int, kinds: list[ProblemType]) -> dict[str, Any]:
+    """A problem response of `status`, of one of these types (of any, if none are given)."""
+    phrase = HTTPStatus(status).phrase
+    if not kinds:
+        return {"description": phrase, "content": _content(PROBLEM_SCHEMA)}
+    listed = "\n".join(f"- `{kind.uri}`: {kind.title}" for kind in kinds)
+    narrowed = {"properties": {"type": {"enum": [kind.uri for kind in kinds]}, "status": {"const": status}}}
+    return {
+        "description": f"{phrase}, as one of these problem types:\n\n{listed}",
+        "content": _content({"allOf": [PROBLEM_SCHEMA, narrowed]}),
+    }
+
+
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {MEDIA_TYPE: {"schema": schema}}
 
 
 def _headers(status: int) -> dict[str, Any]:
@@ -126,10 +167,10 @@ def _headers(status: int) -> dict[str, Any]:
     return {"headers": {"Retry-After": retry_after}}
 
 
-def _status(error: DomainError) -> int:
-    if isinstance(error, InvalidCommandError):
+def _status(error: type[DomainError]) -> int:
+    if issubclass(error, InvalidCommandError):
         return 422
-    if isinstance(error, NotFoundError):
+    if issubclass(error, NotFoundError):
         return 404
     return 409
 

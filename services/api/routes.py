@@ -6,7 +6,9 @@ afterwards: a retry answered by the command log then gets the same bytes. Reads 
 aggregates through the services, so a client reads its own writes. An order is visible only to
 the tenant that placed it, and stock only to the tenant that stocked it (each tenant restocks,
 reads and orders from a stock of its own, `domain/inventory.py`); to anyone else either does not
-exist (404), which tells them nothing.
+exist (404), which tells them nothing. Each operation's `responses` name the problem types it
+answers, status by status (`documented`), and links lead from a placed order to reading and
+cancelling it.
 """
 
 import json
@@ -14,17 +16,50 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from domain.errors import NotFoundError, UnknownOrderError, UnknownPaymentError, UnknownShipmentError
+from domain.errors import (
+    AmountOverflowError,
+    EmptyOrderError,
+    InvalidAddressError,
+    InvalidAmountError,
+    InvalidCommandError,
+    InvalidCurrencyError,
+    InvalidPaymentTokenError,
+    InvalidQuantityError,
+    InvalidSkuError,
+    NotFoundError,
+    OrderShippedError,
+    OrderStateError,
+    TooManyLinesError,
+    UnknownOrderError,
+    UnknownPaymentError,
+    UnknownShipmentError,
+    UnknownSkuError,
+)
 from domain.ids import NAMESPACE
 from domain.orders import Order, ShippingAddress
 from domain.privacy import PersonalDataErasedError, Vault
-from services.api.idempotency import Idempotency, IdempotentRequest, idempotent_request
-from services.api.problems import ProblemError, documented, from_domain_error
+from services.api.idempotency import REPLAYED_HEADER, Idempotency, IdempotentRequest, idempotent_request
+from services.api.problems import (
+    CONTENTION,
+    KEY_IN_USE,
+    KEY_MALFORMED,
+    KEY_MISSING,
+    KEY_REUSED,
+    RATE_LIMITED,
+    UNAUTHENTICATED,
+    VALIDATION_FAILED,
+    ProblemError,
+    documented,
+    from_domain_error,
+    plain,
+    problem_type,
+)
 from services.api.schemas import (
+    SKU_RULE,
     CancelRequest,
     OrderReceipt,
     OrderView,
@@ -39,6 +74,80 @@ from services.bootstrap import System
 
 JSON = "application/json"
 T = TypeVar("T")
+Sku = Annotated[str, Path(json_schema_extra=SKU_RULE)]  # declared only: `check_sku` enforces it
+
+# What every POST through the idempotency gate may answer besides its own refusals: the key
+# missing or malformed (400), a body that is not UTF-8 or nested too deeply (400), too large
+# (413) or not JSON (415), not its schema (422), and the gate's own answers.
+GATED = (
+    KEY_MISSING,
+    KEY_MALFORMED,
+    plain(400),
+    UNAUTHENTICATED,
+    KEY_IN_USE,
+    plain(413),
+    plain(415),
+    VALIDATION_FAILED,
+    KEY_REUSED,
+    RATE_LIMITED,
+    CONTENTION,
+)
+# A path parameter with an encoded slash makes the path another, which names no route.
+NO_ROUTE = plain(404)
+# The rules of an order (`PlaceOrderRequest.command`, `Order.place`; the customer id's is
+# InvalidCommandError's), and a SKU the tenant never stocked, which the body names (so 422).
+ORDER_REFUSALS = (
+    *map(
+        problem_type,
+        (
+            InvalidCommandError,
+            EmptyOrderError,
+            TooManyLinesError,
+            InvalidSkuError,
+            InvalidQuantityError,
+            InvalidCurrencyError,
+            InvalidAmountError,
+            AmountOverflowError,
+            InvalidAddressError,
+            InvalidPaymentTokenError,
+        ),
+    ),
+    problem_type(UnknownSkuError, status=422),
+)
+
+
+def _link(operation_id: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: the operation a response leads to, with the values it takes from it."""
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+PLACED_RESPONSE = {
+    "headers": {
+        "Location": {
+            "required": True,
+            "description": "The order's URL, `/v1/orders/{order_id}`.",
+            "schema": {"type": "string"},
+        }
+    },
+    "links": {
+        "GetOrder": _link("get_order", order_id="$response.body#/order_id"),
+        "CancelOrder": _link("cancel_order", order_id="$response.body#/order_id"),
+    },
+}
+
+
+def _replayed(responses: dict[int | str, dict[str, Any]], *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses`, with the header that marks a kept answer sent again declared on `statuses`:
+    a result, and a refusal by the order's state (409), which the command log records."""
+    replayed = {
+        "description": "`true` when the answer is the one kept for an earlier request with this"
+        " Idempotency-Key and body.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+    for status in statuses:
+        answer = responses.get(status, {})
+        responses[status] = answer | {"headers": answer.get("headers", {}) | {REPLAYED_HEADER: replayed}}
+    return responses
 
 
 def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> APIRouter:
@@ -56,7 +165,8 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
         "/orders",
         status_code=201,
         response_model=OrderReceipt,
-        responses=documented(400, 401, 409, 415, 422, 429),
+        operation_id="place_order",
+        responses=_replayed(documented(*GATED, *ORDER_REFUSALS) | {201: PLACED_RESPONSE}, 201),
     )
     def place_order(body: PlaceOrderRequest, post: Post) -> Response:
         command = body.command(post.command_id, order_id(post.scope), post.scope.tenant)
@@ -69,7 +179,12 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
 
         return gate.run(post, execute, _placed)
 
-    @api.get("/orders/{order_id}", response_model=OrderView, responses=documented(401, 404, 422))
+    @api.get(
+        "/orders/{order_id}",
+        response_model=OrderView,
+        operation_id="get_order",
+        responses=documented(UNAUTHENTICATED, NO_ROUTE, problem_type(UnknownOrderError), VALIDATION_FAILED),
+    )
     def get_order(order_id: UUID, tenant_id: Tenant) -> OrderView:
         order = owned_order(order_id, tenant_id)
         payment = _found(lambda: system.payments.payment_of(order.id), UnknownPaymentError)
@@ -79,23 +194,48 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
     @api.post(
         "/orders/{order_id}/cancel",
         response_model=OrderReceipt,
-        responses=documented(400, 401, 404, 409, 415, 422, 429),
+        operation_id="cancel_order",
+        responses=_replayed(
+            documented(
+                *GATED,
+                NO_ROUTE,
+                problem_type(UnknownOrderError),
+                problem_type(InvalidCommandError),  # the reason
+                problem_type(OrderShippedError),
+                problem_type(OrderStateError),
+            )
+            | {200: {"links": {"GetOrder": _link("get_order", order_id="$request.path.order_id")}}},
+            200,
+            409,
+        ),
     )
     def cancel_order(order_id: UUID, post: Post, body: CancelRequest | None = None) -> Response:
         owned_order(order_id, post.scope.tenant)
         command = (body or CancelRequest()).command(post.command_id, order_id)
         return gate.run(post, lambda: system.orders.execute(command), _changed)
 
-    @api.get("/inventory/{sku}", response_model=StockView, responses=documented(401, 404, 422))
-    def get_stock(sku: str, tenant_id: Tenant) -> StockView:
+    @api.get(
+        "/inventory/{sku}",
+        response_model=StockView,
+        operation_id="get_stock",
+        responses=documented(
+            UNAUTHENTICATED, NO_ROUTE, problem_type(UnknownSkuError), problem_type(InvalidSkuError)
+        ),
+    )
+    def get_stock(sku: Sku, tenant_id: Tenant) -> StockView:
         return StockView.of(system.inventory.stock_item(sku, tenant_id))
 
     @api.post(
         "/inventory/{sku}/restock",
         response_model=StockReceipt,
-        responses=documented(400, 401, 409, 415, 422, 429),
+        operation_id="restock",
+        responses=_replayed(
+            documented(*GATED, NO_ROUTE, problem_type(InvalidSkuError), problem_type(InvalidQuantityError))
+            | {200: {"links": {"GetStock": _link("get_stock", sku="$request.path.sku")}}},
+            200,
+        ),
     )
-    def restock(sku: str, body: RestockRequest, post: Post) -> Response:
+    def restock(sku: Sku, body: RestockRequest, post: Post) -> Response:
         command = body.command(post.command_id, sku, post.scope.tenant)
         return gate.run(post, lambda: system.inventory.execute(command), _restocked)
 

@@ -1,8 +1,9 @@
 """Request and response bodies. Requests are strict (no coercion of "3" to 3) and refuse
 unknown fields; the values themselves are checked by the domain model, once, where the rules
-live, so these classes only translate JSON into commands and aggregates into JSON. The bounds
-the domain enforces are declared here too (`bounded`), so the OpenAPI document shows them; a
-value beyond one is refused by the domain, as a 422 problem naming its rule."""
+live, so these classes only translate JSON into commands and aggregates into JSON. The rules
+the domain enforces are declared here too (`declared`: bounds, lengths, patterns), so the
+OpenAPI document shows them; a value that breaks one is refused by the domain, not by FastAPI,
+as a 422 problem naming its rule. tests/unit/test_api_rules.py holds the two to agreement."""
 
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,7 +14,7 @@ from pydantic.config import JsonDict
 from domain.errors import InvalidCommandError
 from domain.fulfillment import Shipment
 from domain.inventory import MAX_LINES, MAX_QUANTITY, MAX_RESTOCK_QUANTITY, RestockSku, StockItem, check_sku
-from domain.money import Money
+from domain.money import MAX_CENTS, Money
 from domain.orders import CancelOrder, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress, check_text
 from domain.payments import Payment
 
@@ -36,36 +37,55 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def bounded(**bounds: int) -> Any:
-    """JSON Schema bounds (`maximum`, `maxItems`...) for the document only: the domain checks them."""
-    declared: JsonDict = dict(bounds)
-    return Field(json_schema_extra=declared)
+# `check_sku`, in a path as in a body.
+SKU_RULE: JsonDict = {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "minLength": 1, "maxLength": 64}
+# `check_text`: every character printable (Python's `str.isprintable`: no Unicode "other" or
+# separator but the space), and not spaces only.
+PRINTABLE = r"^ *[^\p{C}\p{Z}](?: |[^\p{C}\p{Z}])*$"
+
+
+def declared(**keywords: int | str) -> Any:
+    """JSON Schema keywords (`maximum`, `maxItems`, `pattern`...) for the document only: the
+    domain checks them."""
+    extra: JsonDict = dict(keywords)
+    return Field(json_schema_extra=extra)
+
+
+def integer(minimum: int, maximum: int) -> Any:
+    """An integer the domain bounds. JSON Schema counts `2.0` as the integer 2, but these bodies
+    are read strictly and refuse it (422 validation-failed), so the document says so."""
+    return declared(minimum=minimum, maximum=maximum, description="An integer, written as one: not `2.0`.")
+
+
+def text(limit: int) -> Any:
+    """The text `check_text` accepts with this `limit`."""
+    return declared(minLength=1, maxLength=limit, pattern=PRINTABLE)
 
 
 class Line(Strict):
-    sku: str
-    quantity: Annotated[int, bounded(minimum=1, maximum=MAX_QUANTITY)]
-    unit_price_cents: int
+    sku: Annotated[str, declared(**SKU_RULE)]
+    quantity: Annotated[int, integer(1, MAX_QUANTITY)]
+    unit_price_cents: Annotated[int, integer(0, MAX_CENTS)]
 
 
 class Address(Strict):
-    name: str
-    line1: str
-    city: str
-    postal_code: str
-    country: str
+    name: Annotated[str, text(200)]
+    line1: Annotated[str, text(200)]
+    city: Annotated[str, text(200)]
+    postal_code: Annotated[str, text(200)]
+    country: Annotated[str, declared(pattern="^[A-Z]{2}$")]
 
 
 class PaymentDetails(Strict):
-    token: str
+    token: Annotated[str, text(64)]
 
 
 class PlaceOrderRequest(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ORDER]})
 
-    customer_id: str
-    currency: str
-    lines: Annotated[list[Line], bounded(minItems=1, maxItems=MAX_LINES)]
+    customer_id: Annotated[str, text(100)]
+    currency: Annotated[str, declared(pattern="^[A-Z]{3}$")]
+    lines: Annotated[list[Line], declared(minItems=1, maxItems=MAX_LINES)]
     shipping_address: Address
     payment: PaymentDetails
 
@@ -84,7 +104,7 @@ class PlaceOrderRequest(Strict):
 
 
 class CancelRequest(Strict):
-    reason: str = "cancelled by the customer"
+    reason: Annotated[str, text(200)] = "cancelled by the customer"
 
     def command(self, command_id: str, order_id: UUID) -> CancelOrder:
         reason = check_text(self.reason, "reason", InvalidCommandError)
@@ -94,7 +114,7 @@ class CancelRequest(Strict):
 class RestockRequest(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": 10}]})
 
-    quantity: Annotated[int, bounded(minimum=1, maximum=MAX_RESTOCK_QUANTITY)]
+    quantity: Annotated[int, integer(1, MAX_RESTOCK_QUANTITY)]
 
     def command(self, command_id: str, sku: str, tenant_id: str) -> RestockSku:
         """Restock the tenant's own stock of `sku`."""
