@@ -30,6 +30,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from infrastructure import contracts
+
 MEMORY_FACTORY = "infrastructure.command_log:MemoryCommandFactory"
 CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
 POSTGRES_FACTORY = "infrastructure.command_log:PostgresCommandFactory"
@@ -212,7 +214,7 @@ class Settings(BaseSettings):
 
     def topic(self, context: str) -> str:
         """Where a context publishes: `<prefix><context>.events` (tests use a prefix each)."""
-        return f"{self.kafka_topic_prefix}{context}.events"
+        return f"{self.kafka_topic_prefix}{contracts.topic(context)}"
 
     def consumer_group(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

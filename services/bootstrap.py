@@ -1,10 +1,13 @@
 """The composition root: the one place that wires infrastructure into the services.
 
-Nothing connects at import time; `build(settings)` constructs every application from one
+Nothing connects at import time; `build(settings)` constructs one application per context
+of the registry (`services/registry.py`, which declares the set of contexts) from one
 settings object, and `System.close()` releases their connection pools.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from domain.ports import Carrier, PaymentProvider
 from domain.privacy import Vault
@@ -15,29 +18,67 @@ from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault, postgres_vault
+from services.context import ContextApplication
 from services.fulfillment import FulfillmentService
 from services.gateway import Gateway, GatewayOptions
 from services.inventory import InventoryService
 from services.orders import OrdersService
 from services.payments import PaymentsService
+from services.registry import REGISTRY, Registry, Wiring
+
+A = TypeVar("A", bound=ContextApplication)
 
 
 @dataclass
 class System:
-    orders: OrdersService
-    inventory: InventoryService
-    payments: PaymentsService
-    fulfillment: FulfillmentService
+    """One application per context of `registry`, by context name: `system.orders` (or
+    `system.app("orders")`) is the orders context's application."""
+
+    registry: Registry
+    apps: Mapping[str, ContextApplication]  # by context name, in the registry's order
     vault: Vault  # the customers' keys, which seal their personal data (domain/privacy.py)
 
+    def __getattr__(self, name: str) -> Any:
+        apps = self.__dict__.get("apps", {})
+        if name in apps:
+            return apps[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or context {name!r}")
+
+    def app(self, name: str) -> ContextApplication:
+        return self.apps[name]
+
+    # Typed access to the contexts the services name in their code (the saga, the API, the
+    # check); any other context of the registry is reached by name, as above.
     @property
-    def contexts(self) -> tuple[OrdersService | InventoryService | PaymentsService | FulfillmentService, ...]:
-        return (self.orders, self.inventory, self.payments, self.fulfillment)
+    def orders(self) -> OrdersService:
+        return self._typed("orders", OrdersService)
 
     @property
-    def calling(self) -> tuple[PaymentsService | FulfillmentService, ...]:
-        """The contexts whose commands call outside parties, through gateway workers."""
-        return (self.payments, self.fulfillment)
+    def inventory(self) -> InventoryService:
+        return self._typed("inventory", InventoryService)
+
+    @property
+    def payments(self) -> PaymentsService:
+        return self._typed("payments", PaymentsService)
+
+    @property
+    def fulfillment(self) -> FulfillmentService:
+        return self._typed("fulfillment", FulfillmentService)
+
+    def _typed(self, name: str, kind: type[A]) -> A:
+        app = self.apps[name]
+        assert isinstance(app, kind), f"the {name} context's application is a {type(app).__name__}"
+        return app
+
+    @property
+    def contexts(self) -> tuple[ContextApplication, ...]:
+        return tuple(self.apps.values())
+
+    @property
+    def calling(self) -> tuple[Any, ...]:
+        """The contexts whose commands call outside parties, through gateway workers (each
+        application is a `services.gateway.CallingContext`, which the registry checks)."""
+        return tuple(self.apps[context.name] for context in self.registry.calling)
 
     def gateways(self, options: GatewayOptions | None = None) -> list[Gateway]:
         return [Gateway(app, app.calls, options) for app in self.calling]
@@ -53,23 +94,28 @@ def build(
     provider: PaymentProvider | None = None,
     carrier: Carrier | None = None,
     vault: Vault | None = None,
+    registry: Registry = REGISTRY,
 ) -> System:
-    """Construct the four contexts, creating their tables (and schema) if needed.
+    """Construct every context of the registry, creating their tables (and schema) if needed.
 
     The provider and the carrier default to in-process fakes that keep their own keys; the
-    vault, to the customers' keys in the same database (or memory)."""
+    vault, to the customers' keys in the same database (or memory), sealed at rest with the
+    cipher of the first context built."""
     ensure_schema(settings)
-    env = settings.persistence_env()
-    inventory = InventoryService(env=env)
-    if vault is None:
-        vault = postgres_vault(settings, inventory.mapper.cipher) if settings.database_url else memory_vault()
-    return System(
-        orders=OrdersService(is_known_sku=inventory.is_known_sku, vault=vault, env=env),
-        inventory=inventory,
-        payments=PaymentsService(provider=provider or InMemoryPaymentProvider(), vault=vault, env=env),
-        fulfillment=FulfillmentService(carrier=carrier or InMemoryCarrier(), vault=vault, env=env),
-        vault=vault,
+
+    def make_vault(cipher: Any) -> Vault:
+        if vault is not None:
+            return vault
+        return postgres_vault(settings, cipher) if settings.database_url else memory_vault()
+
+    wiring = Wiring(
+        settings.persistence_env(),
+        provider or InMemoryPaymentProvider(),
+        carrier or InMemoryCarrier(),
+        make_vault,
     )
+    apps = registry.build(wiring)
+    return System(registry, apps, wiring.vault)
 
 
 def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:

@@ -5,6 +5,7 @@ from typing import Any
 
 from domain.fulfillment import Shipment
 from infrastructure.contracts.envelope import Payload
+from infrastructure.contracts.language import PublishedContext
 
 
 class ShipmentRequested(Payload):
@@ -60,3 +61,5 @@ MAPPING: dict[type, Callable[[Any], Payload]] = {
     Shipment.CancelRequested: lambda e: ShipmentCancelRequested(order_id=e.order_id),
     Shipment.Cancelled: lambda e: ShipmentCancelled(order_id=e.order_id),
 }
+
+PUBLISHED = PublishedContext("fulfillment", (Shipment,), MAPPING)

@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.inventory import StockItem
 from infrastructure.contracts.envelope import Payload
+from infrastructure.contracts.language import PublishedContext
 
 
 class StockItemRegistered(Payload):
@@ -60,3 +61,5 @@ MAPPING: dict[type, Callable[[Any], Payload]] = {
         sku=e.sku, order_id=e.order_id, quantity=e.quantity, tenant_id=e.tenant_id
     ),
 }
+
+PUBLISHED = PublishedContext("inventory", (StockItem,), MAPPING)

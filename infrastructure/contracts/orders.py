@@ -5,6 +5,7 @@ from typing import Any
 
 from domain.orders import Order
 from infrastructure.contracts.envelope import Payload
+from infrastructure.contracts.language import PublishedContext
 
 
 class Line(Payload):
@@ -94,3 +95,5 @@ MAPPING: dict[type, Callable[[Any], Payload]] = {
     Order.Failed: lambda e: OrderFailed(order_id=str(e.originator_id), reason=e.reason),
     Order.Compensated: lambda e: OrderCompensated(order_id=str(e.originator_id), step=e.step),
 }
+
+PUBLISHED = PublishedContext("orders", (Order,), MAPPING)

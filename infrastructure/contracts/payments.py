@@ -5,6 +5,7 @@ from typing import Any
 
 from domain.payments import Payment
 from infrastructure.contracts.envelope import Payload
+from infrastructure.contracts.language import PublishedContext
 
 
 class PaymentRequested(Payload):
@@ -74,3 +75,5 @@ MAPPING: dict[type, Callable[[Any], Payload]] = {
     ),
     Payment.Refunded: lambda e: PaymentRefunded(order_id=e.order_id, amount_cents=e.amount.cents),
 }
+
+PUBLISHED = PublishedContext("payments", (Payment,), MAPPING)

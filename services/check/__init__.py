@@ -2,15 +2,15 @@
 processes say about themselves.
 
 Everything is read afresh: the event stores (folded into aggregates), the payment
-provider's own ledger, the read models and their bookkeeping, and every record of the four
-topics. The check is an operator's tool, like the command line: it composes the system
+provider's own ledger, the read models and their bookkeeping, and every record of the
+contexts' topics. The check is an operator's tool, like the command line: it composes the system
 through the composition root and reads infrastructure directly.
 """
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from infrastructure.contracts import CONTEXTS
 from infrastructure.database import connect
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
@@ -26,7 +26,7 @@ __all__ = ["Finding", "Progress", "Report", "check_all", "run_check", "wait_unti
 def run_check(settings: Settings, wait_s: float = 0.0, say: Callable[[str], None] = print) -> Report:
     """Wait up to `wait_s` for quiescence (not at all when 0), then check every invariant."""
     system = build(settings)
-    scanner = TopicScanner(settings)
+    scanner = TopicScanner(settings, system.registry.names)
     try:
         tables = events_tables(system)
         if wait_s > 0:
@@ -46,4 +46,5 @@ def run_check(settings: Settings, wait_s: float = 0.0, say: Callable[[str], None
 
 def events_tables(system: System) -> dict[str, str]:
     """Each context's events table (the library names it after the application)."""
-    return {context: getattr(system, context).recorder.events_table_name for context in CONTEXTS}
+    recorders: dict[str, Any] = {name: app.recorder for name, app in system.apps.items()}
+    return {name: recorder.events_table_name for name, recorder in recorders.items()}

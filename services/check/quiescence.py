@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infrastructure.contracts import CONTEXTS
 from infrastructure.database import connect
 from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
@@ -53,8 +52,8 @@ def read_progress(settings: Settings, tables: Mapping[str, str], scanner: TopicS
     """One reading; `tables` maps each context to its events table."""
     scanner.catch_up()
     with connect(settings) as conn:
-        versions = {context: store.max_versions(conn, tables[context]) for context in CONTEXTS}
-        notifications = {context: store.max_notification_id(conn, tables[context]) for context in CONTEXTS}
+        versions = {context: store.max_versions(conn, table) for context, table in tables.items()}
+        notifications = {context: store.max_notification_id(conn, table) for context, table in tables.items()}
         positions = store.relay_positions(conn)
         return Progress(
             notifications=notifications,

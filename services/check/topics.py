@@ -1,4 +1,4 @@
-"""Every record of the four topics, read by an independent client from offset 0.
+"""Every record of the contexts' topics, read by an independent client from offset 0.
 
 The scanner assigns itself every partition (no consumer group, nothing committed) and keeps
 reading as records arrive, so `orders check --wait` can call `catch_up` on every round at
@@ -9,6 +9,7 @@ the records themselves.
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,15 +17,15 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from infrastructure import kafka
-from infrastructure.contracts import CONTEXTS
 from infrastructure.settings import Settings
 
 Event = tuple[UUID, int]  # (aggregate id, version)
 
 
 class TopicScanner:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, contexts: Sequence[str]) -> None:
         self.settings = settings
+        self.contexts = tuple(contexts)  # whose topics to read (`Registry.names`)
         self.seen: Counter[Event] = Counter()  # how often each event was published
         self.ends: dict[TopicPartition, int] = {}  # next offset, from the records read
         self.unidentified = 0  # records without the documented headers
@@ -61,7 +62,7 @@ class TopicScanner:
     def _assign_new_partitions(self) -> None:
         found = {
             TopicPartition(topic, partition)
-            for topic in map(self.settings.topic, CONTEXTS)
+            for topic in map(self.settings.topic, self.contexts)
             for partition in self._consumer.partitions_for_topic(topic) or ()
         }
         if found - self._assigned:  # a topic appeared: read everything again from the start

@@ -92,9 +92,9 @@ def _discard(args: argparse.Namespace) -> int:
 def _unpark(settings: Any, call_id: str) -> int:
     system = build(settings)
     try:
-        for app in system.calling:
-            if app.recorder.calls.unpark(call_id):  # type: ignore[attr-defined]
-                print(f"call {call_id} of {app.name.lower()} is due again; the gateway asks it at once")
+        for context in system.registry.calling:
+            if system.app(context.name).recorder.calls.unpark(call_id):  # type: ignore[attr-defined]
+                print(f"call {call_id} of {context.name} is due again; the gateway asks it at once")
                 return 0
     finally:
         system.close()
@@ -104,7 +104,8 @@ def _unpark(settings: Any, call_id: str) -> int:
 def _parked_calls(settings: Any) -> list[tuple[str, Any]]:
     system: System = build(settings)
     try:
-        return [(app.name.lower(), call) for app in system.calling for call in app.recorder.calls.parked()]  # type: ignore[attr-defined]
+        calling = [(context.name, system.app(context.name)) for context in system.registry.calling]
+        return [(name, call) for name, app in calling for call in app.recorder.calls.parked()]  # type: ignore[attr-defined]
     finally:
         system.close()
 

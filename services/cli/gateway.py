@@ -64,12 +64,10 @@ def run(settings: Settings, stop: threading.Event, workers: int = GatewayOptions
     system = build(settings, *edges(settings))
     try:
         threads = []
-        for app, gateway in zip(system.calling, system.gateways(options), strict=True):
-            hint = Wakeup(settings, app.calls.channel, stop)
-            print(f"gateway: {app.name.lower()} calls, {workers} at once", flush=True)
-            threads.append(
-                threading.Thread(target=gateway.run, args=(stop, hint.wait), name=app.name.lower())
-            )
+        for context, gateway in zip(system.registry.calling, system.gateways(options), strict=True):
+            hint = Wakeup(settings, gateway.queue.channel, stop)
+            print(f"gateway: {context.name} calls, {workers} at once", flush=True)
+            threads.append(threading.Thread(target=gateway.run, args=(stop, hint.wait), name=context.name))
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 from kafka.errors import KafkaError
 
-from infrastructure.contracts import CONTEXTS
 from infrastructure.database import connect
 from infrastructure.settings import Settings, SettingsError
 from projections.catalog import PROJECTIONS, projection_named
@@ -68,7 +67,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     else:
         system = build(settings)
         try:
-            logs = {context: getattr(system, context) for context in CONTEXTS}
+            logs = dict(system.apps)
             outcome = rebuild_from_events(settings, projection, logs)
         finally:
             system.close()

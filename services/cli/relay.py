@@ -19,10 +19,10 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaError
 
-from infrastructure.contracts import CONTEXTS
 from infrastructure.relay import Relay, RelayOptions
 from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import System, build
+from services.registry import CONTEXTS
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
         dest="contexts",
         action="append",
         choices=CONTEXTS,
-        help="a context to relay; repeat for several (default: all four)",
+        help="a context to relay; repeat for several (default: all of them)",
     )
     relay.add_argument(
         "--report-every",
@@ -122,7 +122,7 @@ def _failed(error: Exception) -> int:
 
 
 def _relay_for(system: System, settings: Settings, context: str, options: RelayOptions) -> Relay:
-    app = getattr(system, context)  # the System's attributes are named after the contexts
+    app: Any = system.app(context)  # its recorder is a `relay.NotificationLog`
     return Relay(app.recorder, app.mapper.to_domain_event, context, settings, options)
 
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from infrastructure import kafka
 from infrastructure.concurrent_consumer import ConcurrentConsumer
-from infrastructure.contracts import CONTEXTS
 from infrastructure.deadlines import AdvisoryLeadership, PostgresDeadlineStore
 from infrastructure.settings import Settings
 from services.bootstrap import build
 from services.cli import dev
 from services.cli.dead_letters import SagaDeadLetters
+from services.registry import CONTEXTS
 from services.saga import DeadlineScheduler, OrderSaga
 from services.saga.records import SagaRecords
 from services.saga.saga import DEFAULT_COMPLETE_WITHIN
@@ -118,7 +118,7 @@ def _consumer(
     settings: Settings, saga: OrderSaga, concurrency: int, share: tuple[int, int]
 ) -> ConcurrentConsumer[Any]:
     records = SagaRecords(saga, SagaDeadLetters(settings))
-    topics = [settings.topic(context) for context in CONTEXTS]
+    topics = [settings.topic(context) for context in saga.system.registry.names]
     owner, owners = share
     group = settings.consumer_group("saga")
     consumer = kafka.static_consumer(

@@ -14,7 +14,6 @@ from typing import Any
 
 from psycopg import sql
 
-from infrastructure.contracts import CONTEXTS
 from infrastructure.database import connect
 from infrastructure.deadlines import PostgresDeadlineStore
 from infrastructure.settings import Settings
@@ -44,7 +43,7 @@ def redeliver(settings: Settings, system: System) -> Redelivery:
     try:
         saga = OrderSaga(system, deadlines)
         handed = 0
-        for batch in sources.from_kafka(settings, CONTEXTS):
+        for batch in sources.from_kafka(settings, system.registry.names):
             for record in batch:
                 saga.handle(record.event())
             handed += len(batch)
@@ -64,8 +63,8 @@ def _rows(settings: Settings, system: System) -> Mapping[str, int]:
     """Rows in every events table and command log."""
     counts: dict[str, Any] = {}
     with connect(settings) as conn:
-        for context in CONTEXTS:
-            recorder = getattr(system, context).recorder
+        for app in system.contexts:
+            recorder: Any = app.recorder
             for table in (recorder.events_table_name, recorder.commands_table_name):
                 row = conn.execute(
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))

@@ -18,7 +18,7 @@ whichever event led here, so two passes racing each other issue the same command
 command log applies it once.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -69,14 +69,20 @@ class Undo:
     fields: Callable[[Situation], dict[str, Any]] = lambda _: {}
 
 
-UNDO = (  # in reverse order of the flow
+# Each context's undo steps, the `undo` of its declaration in services/registry.py. The
+# registry runs them in reverse order of the flow: the contexts from last to first.
+FULFILLMENT_UNDO = (
     Undo("shipment_cancelled", "fulfillment", CancelShipment,
          frozenset({ShipmentStatus.BOOKED}), frozenset({ShipmentStatus.CANCELLED})),
+)  # fmt: skip
+PAYMENTS_UNDO = (
     Undo("payment_voided", "payments", VoidPayment,
          frozenset({PaymentStatus.AUTHORIZED}), frozenset({PaymentStatus.VOIDED})),
     Undo("payment_refunded", "payments", RefundPayment,
          frozenset({PaymentStatus.CAPTURED}), frozenset({PaymentStatus.REFUNDED}),
          lambda s: {"amount": s.payment.refundable} if s.payment else {}),
+)  # fmt: skip
+INVENTORY_UNDO = (
     Undo("stock_released", "inventory", ReleaseStock, frozenset({HELD}), frozenset({RELEASED}),
          lambda s: {"skus": tuple(line.sku for line in s.order.lines), "tenant_id": s.order.tenant_id}),
 )  # fmt: skip
@@ -91,10 +97,11 @@ def compensation_id(order_id: UUID, step: str) -> str:
     return caused_command_id(f"{order_id}:stopped", step)
 
 
-def compensate(situation: Situation, event: IntegrationEvent) -> tuple[Step, ...]:
-    """The undo commands to send now, and the records of the undos that are done."""
+def compensate(situation: Situation, event: IntegrationEvent, undos: Sequence[Undo]) -> tuple[Step, ...]:
+    """The undo commands to send now, and the records of the undos that are done; `undos`
+    in the order to take them (`Registry.undo`: reverse order of the flow)."""
     steps = []
-    for undo in UNDO:
+    for undo in undos:
         if undo.step in situation.order.compensations:
             continue
         state = situation.state(undo.context)

@@ -1,5 +1,6 @@
 """The happy path, declared per context: which event makes the saga ask each context for
-which step, and what follows.
+which step, and what follows. Each table below is the `reactions` of its context's
+declaration in `services/registry.py`, which merges them in the registry's order.
 
     inventory    OrderPlaced            reserve all lines; then RESERVED, or fail "out of stock"
                  OrderShipped           ship the reserved stock
@@ -113,16 +114,14 @@ ORDERS: Mapping[str, Reaction] = {
 }
 
 
-def _merged(*tables: Mapping[str, Reaction]) -> dict[str, tuple[Reaction, ...]]:
-    """Every reaction to each event type, in the order the tables are given."""
+def merged(*tables: Mapping[str, Reaction]) -> dict[str, tuple[Reaction, ...]]:
+    """Every reaction to each event type, in the order the tables are given: the order of
+    the contexts in the registry (`services/registry.py`), which makes `Registry.forward`."""
     merged: dict[str, tuple[Reaction, ...]] = {}
     for table in tables:
         for kind, reaction in table.items():
             merged[kind] = (*merged.get(kind, ()), reaction)
     return merged
-
-
-FORWARD = _merged(INVENTORY, PAYMENTS, FULFILLMENT, ORDERS)
 
 
 def _advance(event: IntegrationEvent, order: Order, step: OrderStatus, tracking_id: str = "") -> AdvanceOrder:

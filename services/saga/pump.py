@@ -1,7 +1,8 @@
 """Drives the saga in memory, as the relay, the consumer and the gateway workers would over
-Kafka and HTTP: take every new notification of the four contexts, publish it
-(`to_integration_event`), hand it over; when no event is left, perform the calls that are
-due (the payment provider's, the carrier's); and go on until neither is left. A whole order
+Kafka and HTTP: take every new notification of every context of the system's registry, in
+the registry's order, publish it (`PublishedContext.integration_event`), hand it over; when
+no event is left, perform the calls that are due (the payment provider's, the carrier's);
+and go on until neither is left. A whole order
 flow then runs in one call, without a broker, and a test can wrap the handler to redeliver,
 reorder or fail.
 
@@ -13,7 +14,7 @@ due again at once (no backoff in memory), as the gateway would try it again afte
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from infrastructure.contracts import IntegrationEvent, to_integration_event
+from infrastructure.contracts import IntegrationEvent
 from services.gateway import GatewayOptions
 
 if TYPE_CHECKING:  # the composition root's result; nothing of infrastructure at run time
@@ -25,10 +26,10 @@ AT_ONCE = GatewayOptions(backoff_s=0.0, lease_s=0.0)
 
 class Pump:
     def __init__(self, system: "System", handle: Handle) -> None:
-        self.apps = {app.name.lower(): app for app in system.contexts}
+        self.contexts = [(context.published, system.app(context.name)) for context in system.registry]
         self.gateways = system.gateways(AT_ONCE)
         self.handle = handle
-        self.positions = dict.fromkeys(self.apps, 0)
+        self.positions = dict.fromkeys(system.registry.names, 0)
         self.handed: list[IntegrationEvent] = []
 
     def drain(self, until: Callable[[], bool] = lambda: False, max_steps: int = 100_000) -> int:
@@ -57,9 +58,7 @@ class Pump:
         return sum(gateway.perform_due() for gateway in self.gateways)
 
     def _next_event(self) -> IntegrationEvent | None:
-        for context, app in self.apps.items():
-            for notification in app.recorder.select_notifications(self.positions[context] + 1, 1):
-                return to_integration_event(
-                    context, app.mapper.to_domain_event(notification), notification.id
-                )
+        for published, app in self.contexts:
+            for notification in app.recorder.select_notifications(self.positions[published.name] + 1, 1):
+                return published.integration_event(app.mapper.to_domain_event(notification), notification.id)
         return None

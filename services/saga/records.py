@@ -25,7 +25,7 @@ from uuid import UUID
 
 from domain.errors import InvalidCommandError, NotFoundError
 from infrastructure.contracts import IntegrationEvent
-from services.saga.saga import RELEVANT, OrderSaga
+from services.saga.saga import OrderSaga
 
 log = logging.getLogger(__name__)
 GIVE_UP_AFTER_S = 600.0  # well beyond a restart of the database or a paused broker
@@ -80,11 +80,11 @@ class SagaRecords:
     def route(self, record: Record) -> tuple[str, Routed] | None:
         """The record's key and what to handle, or None for a record the saga passes over."""
         kind = dict(record.headers).get("event_type")
-        if kind is not None and kind.decode(errors="replace") not in RELEVANT:
+        if kind is not None and kind.decode(errors="replace") not in self.saga.relevant:
             return None
         try:
             event = IntegrationEvent.from_bytes(record.value)
-            if event.event_type not in RELEVANT:
+            if event.event_type not in self.saga.relevant:
                 return None
             event.payload()  # its data against the published schema of its type and version
             order_id = str(UUID(event.data["order_id"]))

@@ -1,5 +1,6 @@
-"""The order saga: drives every order through the four contexts, one integration event at a
-time, and undoes what was done when an order stops.
+"""The order saga: drives every order through the contexts, one integration event at a time,
+and undoes what was done when an order stops. Which steps each context takes, and how each
+is undone, the saga reads from the system's registry (`services/registry.py`).
 
 It decides and records; it never waits on the outside world. Each step is a command to a
 context, applied in PostgreSQL; a step that needs the payment provider or the carrier
@@ -37,7 +38,6 @@ from services.saga.compensation import (
     compensate,
     compensation_id,
 )
-from services.saga.forward import FORWARD
 from services.saga.steps import Step
 
 if TYPE_CHECKING:  # the composition root's result; nothing of infrastructure at run time
@@ -48,7 +48,6 @@ T = TypeVar("T")
 
 COMPLETE_BY = "complete-by"
 DEFAULT_COMPLETE_WITHIN = timedelta(seconds=120)
-RELEVANT = frozenset(FORWARD) | UNDO_TRIGGERS  # every other event type is passed over unread
 
 
 class OrderSaga:
@@ -59,12 +58,15 @@ class OrderSaga:
         self.deadlines = deadlines
         self.complete_within = complete_within
         self._handling = {command: app for app in system.contexts for command in app.handlers()}
+        self.forward = system.registry.forward
+        self.undo = system.registry.undo
+        self.relevant = frozenset(self.forward) | UNDO_TRIGGERS  # any other type is passed over unread
 
     def handle(self, event: IntegrationEvent) -> None:
         """React to one event of an order. Raises `NotFoundError` for an event about an
         order that does not exist: a record no retry can fix."""
         kind = event.event_type
-        if kind not in RELEVANT:
+        if kind not in self.relevant:
             return
         event.payload()  # validate what we act on against its published schema
         order = self.system.orders.order(UUID(event.data["order_id"]))
@@ -75,7 +77,7 @@ class OrderSaga:
                 self._compensate(order, event)
         elif not order.is_terminal:
             others = _Others(self.system, order.id)
-            for reaction in FORWARD.get(kind, ()):
+            for reaction in self.forward.get(kind, ()):
                 self.perform(reaction(event, order, others))
 
     def perform(self, steps: Iterable[Step]) -> None:
@@ -86,7 +88,7 @@ class OrderSaga:
     def _compensate(self, order: Order, event: IntegrationEvent) -> None:
         """`perform` the compensation, with a crash point after each step that succeeded:
         between an undo and its record on the order, which a later pass must still do."""
-        for step in compensate(self._situation(order), event):
+        for step in compensate(self._situation(order), event, self.undo):
             if self._succeeds(step):
                 crash_point("saga.after_compensation_step")
 

@@ -20,8 +20,8 @@ from support.publishing import World, stored_events, world
 from domain.orders import OrderStatus, ShippingAddress
 from domain.privacy import PersonalDataErasedError, owner_of
 from infrastructure import kafka
-from infrastructure.contracts import CONTEXTS
 from infrastructure.settings import Settings
+from services.registry import CONTEXTS
 
 pytestmark = pytest.mark.integration
 

@@ -24,13 +24,13 @@ from domain.inventory import RestockSku
 from domain.orders import Order, OrderLine, OrderStatus, PlaceOrder
 from infrastructure import kafka
 from infrastructure.carrier import InMemoryCarrier
-from infrastructure.contracts import CONTEXTS, to_integration_event
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault
 from services.bootstrap import System, build
 from services.cli import saga as saga_process
 from services.gateway import GatewayOptions
+from services.registry import CONTEXTS, REGISTRY
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ class StandInRelay:
     def __init__(self, settings: Settings, system: System, copies: int = 1) -> None:
         self.settings, self.copies = settings, copies
         self.producer = kafka.producer(settings, client_id="stand-in-relay")
-        self.apps = {app.name.lower(): app for app in system.contexts}
+        self.apps = dict(system.apps)
         self.positions = dict.fromkeys(self.apps, 0)
         self.ends: dict[TopicPartition, int] = {}  # next offset per partition, as acked
 
@@ -50,7 +50,7 @@ class StandInRelay:
         for context, app in self.apps.items():
             topic = self.settings.topic(context)
             for notification in app.recorder.select_notifications(self.positions[context] + 1, 500):
-                event = to_integration_event(
+                event = REGISTRY.to_integration_event(
                     context, app.mapper.to_domain_event(notification), notification.id
                 )
                 for _ in range(self.copies):
@@ -293,7 +293,7 @@ def test_over_kafka_a_record_the_saga_cannot_act_on_is_parked_and_the_partition_
     topic = settings.topic("orders")
     for partition in (0, 1):  # on every partition, ahead of the order
         relay.producer.send(topic, b"{not json", partition=partition).get(timeout=10)
-    ghost = to_integration_event("orders", stored_event_of_an_order_nobody_placed(), 1)
+    ghost = REGISTRY.to_integration_event("orders", stored_event_of_an_order_nobody_placed(), 1)
     relay.producer.send(topic, ghost.to_bytes(), ghost.key, ghost.headers()).get(timeout=10)
     order_id = place_order(system, sku, 1)
     wait_for(lambda: is_terminal(system, order_id), "the order behind the poison to end")

@@ -1,7 +1,7 @@
 """A stand-in for the outbox relay, for tests of what consumes the topics.
 
 It does what the relay does to an event, and nothing else: reads a context's notification
-log, maps each stored event with `to_integration_event`, and produces it to
+log, maps each stored event with `Registry.to_integration_event`, and produces it to
 `settings.topic(context)` keyed by aggregate id with the envelope's headers, waiting for the
 broker's acks. No positions, locks or retries: tests choose what is published and in which
 order (to craft a gap, a duplicate or a poison record).
@@ -13,24 +13,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from infrastructure import kafka
-from infrastructure.contracts import CONTEXTS, IntegrationEvent, to_integration_event
+from infrastructure.contracts import IntegrationEvent
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
+from services.registry import CONTEXTS, REGISTRY
 from support.orders import OrderFlows
 
 ACK_TIMEOUT_S = 10.0
 
 
 def applications(system: System) -> dict[str, Any]:
-    """Each context's application by context name: the System's attributes are named after them."""
-    return {context: getattr(system, context) for context in CONTEXTS}
+    """Each context's application by context name, in the registry's order."""
+    return dict(system.apps)
 
 
 def stored_events(system: System, context: str, after: int = 0) -> list[IntegrationEvent]:
     """The context's stored events after notification id `after`, as published."""
     app = applications(system)[context]
     notifications = app.recorder.select_notifications(after + 1, 10_000)
-    return [to_integration_event(context, app.mapper.to_domain_event(n), n.id) for n in notifications]
+    return [
+        REGISTRY.to_integration_event(context, app.mapper.to_domain_event(n), n.id) for n in notifications
+    ]
 
 
 class EventPublisher:

@@ -19,6 +19,7 @@ from infrastructure.deadlines import InMemoryDeadlineStore
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
+from services.registry import REGISTRY, Registry
 from services.saga import OrderSaga, Pump
 
 from .scenario import unique
@@ -77,14 +78,14 @@ class World:
     def stored_events(self) -> dict[str, Counter[str]]:
         """Per context, how many events of each type the event store holds."""
         return {
-            app.name.lower(): Counter(n.topic for n in app.recorder.select_notifications(1, 1_000_000))
-            for app in self.system.contexts
+            name: Counter(n.topic for n in app.recorder.select_notifications(1, 1_000_000))
+            for name, app in self.system.apps.items()
         }
 
     def commands_recorded(self) -> dict[str, int]:
         """Per context, how many commands its log holds: a redelivery answered from the log adds
         none. (The in-memory recorder keeps them in `_commands`; in PostgreSQL, a table.)"""
-        recorders = {app.name.lower(): app.recorder for app in self.system.contexts}
+        recorders = {name: app.recorder for name, app in self.system.apps.items()}
         return {name: len(recorder._commands) for name, recorder in recorders.items()}  # type: ignore[attr-defined]
 
     def close(self) -> None:
@@ -95,10 +96,12 @@ def make_world(
     redeliver: Callable[[Handle], Handle] = lambda handle: handle,
     provider: InMemoryPaymentProvider | None = None,
     complete_within: timedelta = timedelta(seconds=120),
+    registry: Registry = REGISTRY,
 ) -> World:
-    """`redeliver` wraps the saga's handler as the pump sees it (to duplicate, reorder...)."""
+    """`redeliver` wraps the saga's handler as the pump sees it (to duplicate, reorder...);
+    `registry`, the contexts to build (the product's by default)."""
     provider = provider or InMemoryPaymentProvider()
     carrier, deadlines = InMemoryCarrier(), InMemoryDeadlineStore()
-    system = build(Settings(database_url=None), provider=provider, carrier=carrier)
+    system = build(Settings(database_url=None), provider=provider, carrier=carrier, registry=registry)
     saga = OrderSaga(system, deadlines, complete_within)
     return World(system, provider, carrier, deadlines, saga, Pump(system, redeliver(saga.handle)))

@@ -5,29 +5,30 @@ import uuid
 import pytest
 from eventsourcing.utils import resolve_topic
 
-from domain.fulfillment import Shipment
-from domain.inventory import StockItem
 from domain.money import Money
 from domain.orders import Order, OrderLine, PlaceOrder
 from domain.payments import Payment
-from infrastructure.contracts import MAPPINGS, IntegrationEvent, UnknownEventTypeError, to_integration_event
+from infrastructure.contracts import IntegrationEvent, UnknownEventTypeError
 from infrastructure.vault import memory_vault
+from services.registry import REGISTRY
 
 from .scenario import ADDRESS, trace
 
-AGGREGATES = {"orders": Order, "inventory": StockItem, "payments": Payment, "fulfillment": Shipment}
+AGGREGATES = [aggregate for context in REGISTRY for aggregate in context.aggregates]
+to_integration_event = REGISTRY.to_integration_event
 
 
 def stored_event_classes(aggregate: type) -> set[type]:
     return {value for value in vars(aggregate).values() if getattr(value, "TOPIC", None)}
 
 
-@pytest.mark.parametrize("context", sorted(AGGREGATES))
+@pytest.mark.parametrize("context", REGISTRY.names)
 def test_every_domain_event_of_a_context_has_exactly_one_published_mapping(context: str) -> None:
-    assert set(MAPPINGS[context]) == stored_event_classes(AGGREGATES[context])
+    declared = REGISTRY[context]
+    assert set(declared.mapping) == {c for a in declared.aggregates for c in stored_event_classes(a)}
 
 
-@pytest.mark.parametrize("aggregate", AGGREGATES.values(), ids=lambda a: a.__name__)
+@pytest.mark.parametrize("aggregate", AGGREGATES, ids=lambda a: a.__name__)
 def test_a_fresh_process_resolves_every_stored_topic_before_writing_anything(aggregate: type) -> None:
     for event_class in stored_event_classes(aggregate):
         assert resolve_topic(event_class.TOPIC) is event_class

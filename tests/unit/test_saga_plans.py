@@ -17,10 +17,12 @@ from domain.orders import (
     RecordCompensation,
 )
 from domain.payments import AuthorizePayment, Payment, RefundPayment, VoidPayment
-from infrastructure.contracts import IntegrationEvent, to_integration_event
+from infrastructure.contracts import IntegrationEvent
 from infrastructure.vault import memory_vault
-from services.saga.compensation import HELD, NOTHING, RELEASED, Situation, compensate, compensation_id
-from services.saga.forward import FORWARD, authorize_payment, reserve_stock, shipped
+from services.registry import REGISTRY
+from services.saga import compensation
+from services.saga.compensation import HELD, NOTHING, RELEASED, Situation, compensation_id
+from services.saga.forward import authorize_payment, reserve_stock, shipped
 from services.saga.steps import Step
 
 from .scenario import ADDRESS, trace
@@ -50,7 +52,12 @@ def placed_order() -> Order:
 
 def published(context: str, aggregate: Order | Payment | Shipment) -> list[IntegrationEvent]:
     """What the relay would publish for the aggregate's new events."""
-    return [to_integration_event(context, e, n) for n, e in enumerate(aggregate.collect_events(), 1)]
+    return [REGISTRY.to_integration_event(context, e, n) for n, e in enumerate(aggregate.collect_events(), 1)]
+
+
+def compensate(situation: Situation, event: IntegrationEvent) -> tuple[Step, ...]:
+    """The compensation with every context's undo steps, as the saga takes them."""
+    return compensation.compensate(situation, event, REGISTRY.undo)
 
 
 def stopped(order: Order) -> Order:
@@ -118,7 +125,7 @@ def test_the_booking_is_the_point_of_no_return_the_order_is_shipped_with_its_tra
 
 
 def test_once_shipped_the_stock_is_shipped_the_payment_captured_and_the_parcel_handed_over() -> None:
-    assert [reaction.__name__ for reaction in FORWARD["OrderShipped"]] == [
+    assert [reaction.__name__ for reaction in REGISTRY.forward["OrderShipped"]] == [
         "ship_stock",
         "capture_payment",
         "hand_over",

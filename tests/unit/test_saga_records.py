@@ -11,7 +11,8 @@ from uuid import uuid4
 import pytest
 
 from infrastructure.consuming import Delivery
-from infrastructure.contracts import IntegrationEvent, to_integration_event
+from infrastructure.contracts import IntegrationEvent
+from services.registry import REGISTRY
 from services.saga.records import Record, Routed, SagaRecords
 
 from .saga_world import World, make_world
@@ -38,7 +39,7 @@ def world() -> Iterator[World]:
 def published(world: World) -> list[IntegrationEvent]:
     app = world.system.orders
     return [
-        to_integration_event("orders", app.mapper.to_domain_event(n), n.id)
+        REGISTRY.to_integration_event("orders", app.mapper.to_domain_event(n), n.id)
         for n in app.recorder.select_notifications(1, 100)
     ]
 
@@ -51,7 +52,7 @@ def test_an_event_the_saga_does_not_act_on_is_passed_over_by_its_header_unread(w
     world.restock(sku := unique("SKU"), 1)
     inventory = world.system.inventory
     (registered, _) = [
-        to_integration_event("inventory", inventory.mapper.to_domain_event(n), n.id)
+        REGISTRY.to_integration_event("inventory", inventory.mapper.to_domain_event(n), n.id)
         for n in inventory.recorder.select_notifications(1, 10)
         if sku in n.state.decode()
     ]
