@@ -4,7 +4,9 @@ Checked in README.md and every docs/**/*.md:
 
 (a) a fenced block whose info string names a file (```python file=services/application.py)
     appears in that file verbatim, once the common indentation of each side is stripped;
-(b) every repository path in backticks (`domain/ids.py`, `infrastructure/devstack/`) exists;
+(b) every repository path in backticks (`domain/ids.py`, `infrastructure/devstack/`) exists,
+    also where it is followed by a line (`:12`), a name (`:payment_id`, checked by
+    test_doc_references.py) or a test (`::test_x`);
 (c) every `make X` names a Makefile target, and every `orders X Y` names subcommands that
     `services.cli.build_parser()` has.
 """
@@ -130,7 +132,7 @@ def repository_paths(markdown: str) -> list[str]:
     """Backticked spans that name a file or directory of the repository."""
     paths = []
     for span in inline_code(markdown):
-        candidate = re.sub(r"::.*$|:\d+(-\d+)?$", "", span)
+        candidate = re.sub(r"::.*$|:[A-Za-z_][\w.]*$|:\d+(-\d+)?$", "", span)
         if candidate.split("/", 1)[0] in RUNTIME_ROOTS:
             continue
         if PATH.fullmatch(candidate) or ROOT_FILE.fullmatch(candidate):
@@ -262,11 +264,18 @@ def test_a_path_that_does_not_exist_is_reported(tmp_path: Path) -> None:
     (tmp_path / "domain" / "ids.py").write_text("")
     doc = (
         "See `domain/ids.py`, `domain/`, `domain/*.py`, `domain/{ids}.py`, `domain/ids.py::test_x`\n"
-        "and `domain/gone.py`, `services/`, `domain/{ids,nope}.py`, `Makefile`.\n"
+        "and `domain/ids.py:payment_id`, `domain/ids.py:12`, `domain/gone.py`, `services/`,\n"
+        "`domain/{ids,nope}.py`, `domain/lost.py:Class.method`, `Makefile`.\n"
         "Not paths: `.devstack/env`, `domain.ids.payment_id`, `make demo`, `postgresql://h/db`.\n"
         "```\nIgnored/inside/a/block.py\n```\n"
     )
-    assert path_problems(doc, tmp_path) == ["domain/gone.py", "services/", "domain/nope.py", "Makefile"]
+    assert path_problems(doc, tmp_path) == [
+        "domain/gone.py",
+        "services/",
+        "domain/nope.py",
+        "domain/lost.py",
+        "Makefile",
+    ]
 
 
 def test_a_make_target_the_makefile_lacks_is_reported() -> None:
