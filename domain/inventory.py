@@ -42,11 +42,11 @@ from domain.tracing import Trace, TracedAggregate
 MAX_QUANTITY = 1_000
 MAX_LINES = 50
 MAX_RESTOCK_QUANTITY = 100_000
-_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def check_sku(sku: str) -> str:
-    if not isinstance(sku, str) or not _SKU.fullmatch(sku):
+    if not isinstance(sku, str) or not SKU_PATTERN.fullmatch(sku):
         raise InvalidSkuError(f"SKU must be 1-64 letters, digits, '.', '_' or '-', got {sku!r}")
     return sku
 

@@ -14,7 +14,7 @@ from domain.errors import (
 # Ten billion major units: far above any order, far below PostgreSQL's bigint and the
 # 2**53 that JSON clients can represent exactly.
 MAX_CENTS = 10**12
-_CURRENCY = re.compile(r"[A-Z]{3}")
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
+        if not isinstance(self.currency, str) or not CURRENCY_PATTERN.fullmatch(self.currency):
             raise InvalidCurrencyError(f"currency must be three capital letters, got {self.currency!r}")
         if isinstance(self.cents, bool) or not isinstance(self.cents, int):
             raise InvalidAmountError(f"amount must be a whole number of cents, got {self.cents!r}")

@@ -26,7 +26,7 @@ from domain.money import Money
 from domain.privacy import Sealed, Vault, open_json, owner_of, seal_json
 from domain.tracing import Trace, TracedAggregate
 
-_COUNTRY = re.compile(r"[A-Z]{2}")
+COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
 
 
 class OrderStatus(StrEnum):
@@ -77,7 +77,7 @@ class ShippingAddress:
     def __post_init__(self) -> None:
         for field_name in ("name", "line1", "city", "postal_code"):
             check_text(getattr(self, field_name), f"address {field_name}", InvalidAddressError)
-        if not isinstance(self.country, str) or not _COUNTRY.fullmatch(self.country):
+        if not isinstance(self.country, str) or not COUNTRY_PATTERN.fullmatch(self.country):
             raise InvalidAddressError(f"country must be two capital letters, got {self.country!r}")
 
     def __str__(self) -> str:
@@ -89,7 +89,12 @@ class ShippingAddress:
         return cls(**open_json(vault, sealed))
 
 
-def check_text(value: str, what: str, error: type[InvalidCommandError], limit: int = 200) -> str:
+TEXT_LIMIT = 200  # characters in an address field or a reason
+CUSTOMER_ID_LIMIT = 100
+TOKEN_LIMIT = 64
+
+
+def check_text(value: str, what: str, error: type[InvalidCommandError], limit: int = TEXT_LIMIT) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit or not value.isprintable():
         raise error(f"{what} must be 1-{limit} printable characters")
     return value
@@ -212,7 +217,7 @@ class Order(TracedAggregate):
         """Accept an order whose lines are well-formed, priced in one currency and stocked.
         Its address and card token are sealed under the customer's key before any event
         holds them."""
-        check_text(command.customer_id, "customer id", InvalidCommandError, 100)
+        check_text(command.customer_id, "customer id", InvalidCommandError, CUSTOMER_ID_LIMIT)
         lines = command.lines
         check_line_count(len(lines), "an order")
         total = Money.zero(command.currency)
@@ -220,7 +225,7 @@ class Order(TracedAggregate):
             total = total + line.subtotal
             if not is_known_sku(line.sku):
                 raise UnknownSkuError(f"unknown SKU {line.sku!r}")
-        token = check_text(command.payment_token, "payment token", InvalidPaymentTokenError, 64)
+        token = check_text(command.payment_token, "payment token", InvalidPaymentTokenError, TOKEN_LIMIT)
         owner = owner_of(command.tenant_id, command.customer_id)
         return cls._start(
             cls.Placed,

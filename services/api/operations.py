@@ -30,7 +30,7 @@ def router(system: System, metrics: Metrics) -> APIRouter:
     def healthz() -> Status:
         return Status(status="ok")
 
-    @ops.get("/readyz", response_model=Status, responses=documented(503))
+    @ops.get("/readyz", response_model=Status, responses=documented(UNAVAILABLE))
     def readyz() -> Status:
         for context in system.contexts:
             try:

@@ -118,21 +118,18 @@ def response(problem: Problem, headers: Mapping[str, str] | None = None) -> Resp
     return Response(_body(problem), problem.status, headers=dict(headers or {}), media_type=MEDIA_TYPE)
 
 
-def documented(*answers: ProblemType | int) -> dict[int | str, dict[str, Any]]:
+def documented(*answers: ProblemType) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these problems, and for any other status (`default`), as problems.
 
     Each status lists its problem types, in its description and as the `enum` of the `type` its
-    schema allows, so that a conformance test finds a type the document does not list. A bare
-    status documents its problems without naming their types. UNAVAILABLE is always among them:
-    every operation that answers problems reads or writes the database, which may be away."""
-    bare = {answer for answer in answers if isinstance(answer, int)}
+    schema allows, so that a conformance test finds a type the document does not list.
+    UNAVAILABLE is always among them: every operation that answers problems reads or writes the
+    database, which may be away."""
     kinds: dict[int, dict[str, ProblemType]] = {}
     for kind in (*answers, UNAVAILABLE):
-        if isinstance(kind, ProblemType):
-            kinds.setdefault(kind.status, {})[kind.uri] = kind
+        kinds.setdefault(kind.status, {})[kind.uri] = kind
     responses: dict[int | str, dict[str, Any]] = {
-        status: _response(status, [] if status in bare else list(kinds[status].values())) | _headers(status)
-        for status in sorted({*bare, *kinds})
+        status: _response(status, list(kinds[status].values())) | _headers(status) for status in sorted(kinds)
     }
     responses["default"] = {"description": "Any other error", "content": _content(PROBLEM_SCHEMA)}
     return responses

@@ -13,9 +13,29 @@ from pydantic.config import JsonDict
 
 from domain.errors import InvalidCommandError
 from domain.fulfillment import Shipment
-from domain.inventory import MAX_LINES, MAX_QUANTITY, MAX_RESTOCK_QUANTITY, RestockSku, StockItem, check_sku
-from domain.money import MAX_CENTS, Money
-from domain.orders import CancelOrder, Order, OrderLine, OrderStatus, PlaceOrder, ShippingAddress, check_text
+from domain.inventory import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_RESTOCK_QUANTITY,
+    SKU_PATTERN,
+    RestockSku,
+    StockItem,
+    check_sku,
+)
+from domain.money import CURRENCY_PATTERN, MAX_CENTS, Money
+from domain.orders import (
+    COUNTRY_PATTERN,
+    CUSTOMER_ID_LIMIT,
+    TEXT_LIMIT,
+    TOKEN_LIMIT,
+    CancelOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PlaceOrder,
+    ShippingAddress,
+    check_text,
+)
 from domain.payments import Payment
 
 EXAMPLE_ORDER: dict[str, Any] = {
@@ -38,7 +58,7 @@ class Strict(BaseModel):
 
 
 # `check_sku`, in a path as in a body.
-SKU_RULE: JsonDict = {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "minLength": 1, "maxLength": 64}
+SKU_RULE: JsonDict = {"pattern": f"^{SKU_PATTERN.pattern}$", "minLength": 1, "maxLength": 64}
 # `check_text`: every character printable (Python's `str.isprintable`: no Unicode "other" or
 # separator but the space), and not spaces only.
 PRINTABLE = r"^ *[^\p{C}\p{Z}](?: |[^\p{C}\p{Z}])*$"
@@ -69,22 +89,22 @@ class Line(Strict):
 
 
 class Address(Strict):
-    name: Annotated[str, text(200)]
-    line1: Annotated[str, text(200)]
-    city: Annotated[str, text(200)]
-    postal_code: Annotated[str, text(200)]
-    country: Annotated[str, declared(pattern="^[A-Z]{2}$")]
+    name: Annotated[str, text(TEXT_LIMIT)]
+    line1: Annotated[str, text(TEXT_LIMIT)]
+    city: Annotated[str, text(TEXT_LIMIT)]
+    postal_code: Annotated[str, text(TEXT_LIMIT)]
+    country: Annotated[str, declared(pattern=f"^{COUNTRY_PATTERN.pattern}$")]
 
 
 class PaymentDetails(Strict):
-    token: Annotated[str, text(64)]
+    token: Annotated[str, text(TOKEN_LIMIT)]
 
 
 class PlaceOrderRequest(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ORDER]})
 
-    customer_id: Annotated[str, text(100)]
-    currency: Annotated[str, declared(pattern="^[A-Z]{3}$")]
+    customer_id: Annotated[str, text(CUSTOMER_ID_LIMIT)]
+    currency: Annotated[str, declared(pattern=f"^{CURRENCY_PATTERN.pattern}$")]
     lines: Annotated[list[Line], declared(minItems=1, maxItems=MAX_LINES)]
     shipping_address: Address
     payment: PaymentDetails
@@ -104,7 +124,7 @@ class PlaceOrderRequest(Strict):
 
 
 class CancelRequest(Strict):
-    reason: Annotated[str, text(200)] = "cancelled by the customer"
+    reason: Annotated[str, text(TEXT_LIMIT)] = "cancelled by the customer"
 
     def command(self, command_id: str, order_id: UUID) -> CancelOrder:
         reason = check_text(self.reason, "reason", InvalidCommandError)

@@ -38,7 +38,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.api.metrics import Metrics
-from services.api.problems import VALIDATION_FAILED, WEBHOOK_UNSIGNED, documented
+from services.api.problems import VALIDATION_FAILED, WEBHOOK_UNSIGNED, documented, plain
 from services.api.webhook_store import ReceivedWebhook, WebhookStore
 
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -93,7 +93,11 @@ def router(
     api = APIRouter(prefix="/v1")
     SignedBody = Annotated[bytes, Depends(signed_body(secret, tolerance, clock))]
 
-    @api.post("/webhooks/psp", response_model=WebhookReceipt, responses=documented(401, 422))
+    @api.post(
+        "/webhooks/psp",
+        response_model=WebhookReceipt,
+        responses=documented(WEBHOOK_UNSIGNED, VALIDATION_FAILED, plain(400), plain(413), plain(415)),
+    )
     def psp_webhook(event: PspWebhook, body: SignedBody) -> WebhookReceipt:
         data, payload = event.data, json.loads(body)
         if _holds_nul(payload):  # PostgreSQL keeps no NUL in text or jsonb: refuse, don't fail
