@@ -99,8 +99,12 @@ class PostgresKeys:
         return None if row is None else self._unwrapped(bytes(row[0]))
 
     def get_or_create(self, owner: str, new: bytes) -> bytes:
-        """The owner's key; `new` becomes it if there is none. Two statements, so that the
-        SELECT sees a key that a concurrent caller committed while the INSERT waited for it."""
+        """The owner's key; `new` becomes it if there is none. A returning owner costs one
+        SELECT; a new one an INSERT and a second SELECT, a statement of its own so that it sees
+        a key that a concurrent caller committed while the INSERT waited for it."""
+        existing = self.get(owner)
+        if existing is not None:
+            return existing
         stored = self._wrap.encrypt(new) if self._wrap else new
         with self._pool.connection() as conn:
             conn.execute(

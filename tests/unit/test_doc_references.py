@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_docs import DOCS, FENCE, INLINE_CODE, PATH, ROOT
+from .test_docs import DOCS, INLINE_CODE, PATH, ROOT, prose_lines
 
 IDENTIFIER = r"[A-Za-z_]\w*"
 # `path.py:name.name...` (code) or `path.py::name::name...[parameters]` (a test's node id).
@@ -46,16 +46,9 @@ class Reference:
 
 def spans(markdown: str) -> Iterator[tuple[int, str]]:
     """(line number, text) of every inline code span outside fenced blocks."""
-    inside = None
-    for number, line in enumerate(markdown.splitlines(), start=1):
-        fence = FENCE.match(line)
-        if inside is None and fence:
-            inside = fence.group(1)
-        elif inside is not None and re.match(rf"^\s*{inside[0]}{{{len(inside)},}}\s*$", line):
-            inside = None
-        elif inside is None:
-            for span in INLINE_CODE.findall(line):
-                yield number, span.strip()
+    for number, line in prose_lines(markdown):
+        for span in INLINE_CODE.findall(line):
+            yield number, span.strip()
 
 
 def references(markdown: str) -> list[Reference]:

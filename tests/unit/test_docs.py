@@ -14,6 +14,7 @@ Checked in README.md and every docs/**/*.md:
 import argparse
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,18 +60,22 @@ def fenced_blocks(markdown: str) -> list[Block]:
     return blocks
 
 
-def prose(markdown: str) -> str:
-    """The markdown without its fenced blocks: where inline code spans live."""
-    kept, inside = [], None
-    for line in markdown.splitlines():
+def prose_lines(markdown: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) of the markdown outside its fenced blocks: where inline code spans live."""
+    inside = None
+    for number, line in enumerate(markdown.splitlines(), start=1):
         fence = FENCE.match(line)
         if inside is None and fence:
             inside = fence.group(1)
         elif inside is not None and re.match(rf"^\s*{inside[0]}{{{len(inside)},}}\s*$", line):
             inside = None
         elif inside is None:
-            kept.append(line)
-    return "\n".join(kept)
+            yield number, line
+
+
+def prose(markdown: str) -> str:
+    """The markdown without its fenced blocks."""
+    return "\n".join(line for _, line in prose_lines(markdown))
 
 
 def inline_code(markdown: str) -> list[str]:
