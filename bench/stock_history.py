@@ -2,7 +2,7 @@
 
 A SKU gathers two events per order (reserved, then shipped or released) for as long as the
 shop sells it. Its stock item carries no per-order history and is snapshotted every
-SNAPSHOT_INTERVAL events (`services/inventory.py`), so a cold load (a new process, an
+SNAPSHOT_INTERVAL events (`services/contexts/inventory/service.py`), so a cold load (a new process, an
 evicted cache entry) should cost about what a fresh SKU's does, whatever lies behind it.
 This builds a SKU with `--orders` orders behind it, then times cold loads and their peak
 memory (tracemalloc) as ratios against a fresh SKU loaded in the same run, from the latest
@@ -33,7 +33,7 @@ from domain.inventory import MAX_RESTOCK_QUANTITY, StockItem
 from domain.tracing import Trace
 from infrastructure.settings import Settings
 from services.bootstrap import build
-from services.inventory import SNAPSHOT_INTERVAL, InventoryService
+from services.contexts.inventory.service import SNAPSHOT_INTERVAL, InventoryService
 
 BATCH = 500  # orders per save
 LOADS = 5  # timed loads per SKU from a snapshot; the median is reported

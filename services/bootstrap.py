@@ -18,13 +18,13 @@ from infrastructure.ledger_provider import LedgerPaymentProvider
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault, postgres_vault
-from services.context import ContextApplication
-from services.fulfillment import FulfillmentService
+from services.context import ContextApplication, Registry, Wiring
+from services.contexts.fulfillment.service import FulfillmentService
+from services.contexts.inventory.service import InventoryService
+from services.contexts.orders.service import OrdersService
+from services.contexts.payments.service import PaymentsService
 from services.gateway import Gateway, GatewayOptions
-from services.inventory import InventoryService
-from services.orders import OrdersService
-from services.payments import PaymentsService
-from services.registry import REGISTRY, Registry, Wiring
+from services.registry import REGISTRY
 
 A = TypeVar("A", bound=ContextApplication)
 

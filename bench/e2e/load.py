@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from infrastructure.settings import Settings
-from services.demo.scenario import ADDRESS
+from services.ops.demo.scenario import ADDRESS
 
 LATE_AFTER_S = 0.05  # a send starting later than this after its slot counts as late
 TIMEOUT_S = 30.0

@@ -17,8 +17,8 @@ from bench.e2e.system import Servers, isolated_env, ready, restock, tally
 from bench.e2e.window import Window
 from infrastructure.settings import Settings
 from services.bootstrap import build
-from services.check import events_tables
 from services.cli import run
+from services.ops.check import events_tables
 
 SKUS = [f"SKU-{n}" for n in range(1, 6)]
 STOCK_MARGIN = 100  # units per SKU beyond what the orders of a run can take

@@ -17,7 +17,7 @@ from infrastructure.database import connect
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings
 from services.cli import demo, run
-from services.demo.runner import wait_until_ready
+from services.ops.demo.runner import wait_until_ready
 
 
 @dataclass(frozen=True)

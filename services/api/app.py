@@ -80,7 +80,11 @@ def create_app(
     )
     handlers.install(app)
     gate = Idempotency(store, config.lease, config.ttl, metrics, WriteRateLimit(config.write_rate_limit))
-    app.include_router(routes.router(system, gate, tenant_of(config.api_keys)))
+    tenant = tenant_of(config.api_keys)
+    app.include_router(routes.router(system, gate, tenant))
+    for context in system.registry:  # the endpoints a context declares with itself
+        if context.router is not None:
+            app.include_router(context.router(system, gate, tenant))
     app.include_router(webhooks.router(webhook_store, config.psp_webhook_secret, metrics))
     app.include_router(operations.router(system, metrics))
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

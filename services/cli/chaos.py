@@ -15,10 +15,10 @@ from typing import Any
 
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
-from services.chaos.nemesis import Targets
-from services.chaos.runner import Plan, run_chaos
 from services.cli import dev, run
 from services.cli.demo import api_client, isolated, positive
+from services.ops.chaos.nemesis import Targets
+from services.ops.chaos.runner import Plan, run_chaos
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:

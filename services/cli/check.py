@@ -2,7 +2,7 @@
 
 It reads the stores and the topics itself (SQL and an independent Kafka client), so it
 believes nothing the processes report. With `--wait` it first waits until the system is
-quiescent (see services/check/quiescence.py), which is what a check after a workload needs.
+quiescent (see services/ops/check/quiescence.py), which is what a check after a workload needs.
 Exit code 0 when every invariant holds, 1 on any violation or error.
 """
 
@@ -16,8 +16,8 @@ from kafka.errors import KafkaError
 
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
-from services.check import run_check
 from services.cli import credentials
+from services.ops.check import run_check
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> None:

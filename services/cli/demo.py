@@ -17,7 +17,7 @@ import httpx
 from infrastructure.devstack import free_port
 from infrastructure.settings import Settings, SettingsError
 from services.cli import credentials, dev, run
-from services.demo.runner import run_demo
+from services.ops.demo.runner import run_demo
 
 API_TIMEOUT_S = 30.0
 

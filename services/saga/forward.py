@@ -114,16 +114,6 @@ ORDERS: Mapping[str, Reaction] = {
 }
 
 
-def merged(*tables: Mapping[str, Reaction]) -> dict[str, tuple[Reaction, ...]]:
-    """Every reaction to each event type, in the order the tables are given: the order of
-    the contexts in the registry (`services/registry.py`), which makes `Registry.forward`."""
-    merged: dict[str, tuple[Reaction, ...]] = {}
-    for table in tables:
-        for kind, reaction in table.items():
-            merged[kind] = (*merged.get(kind, ()), reaction)
-    return merged
-
-
 def _advance(event: IntegrationEvent, order: Order, step: OrderStatus, tracking_id: str = "") -> AdvanceOrder:
     return caused(event, AdvanceOrder, order_id=order.id, step=step, tracking_id=tracking_id)
 

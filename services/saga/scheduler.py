@@ -16,7 +16,7 @@ from domain.errors import RuleViolationError
 from domain.ids import caused_command_id
 from domain.orders import FailOrder, OrderStatus
 from domain.ports import Deadline, DeadlineStore
-from services.orders import OrdersService
+from services.contexts.orders.service import OrdersService
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from infrastructure.relay import PublishError, Relay, RelayOptions
 from infrastructure.settings import Settings
 from projections.rebuild import rebuild_from_events
 from projections.stock import Stock
-from services.check import store
+from services.ops.check import store
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from infrastructure.devstack import LocalBroker
 from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
 from services.bootstrap import System, build
-from services.check import run_check
+from services.ops.check import run_check
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from domain.inventory import ReserveStock, RestockSku
 from domain.orders import CancelOrder
 from infrastructure.settings import Settings
 from services.bootstrap import System
-from services.check import Report, run_check
 from services.cli import run
+from services.ops.check import Report, run_check
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from domain.inventory import ReserveStock, RestockSku
 from infrastructure.database import ensure_schema
 from infrastructure.settings import Settings
 from services.application import Receipt
-from services.inventory import InventoryService
+from services.contexts.inventory.service import InventoryService
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from infrastructure.settings import Settings
 from projections.rebuild import rebuild_from_events
 from projections.stock import Stock
 from services.bootstrap import System
-from services.inventory import SNAPSHOT_INTERVAL, InventoryService
+from services.contexts.inventory.service import SNAPSHOT_INTERVAL, InventoryService
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,8 @@ from infrastructure.deadlines import InMemoryDeadlineStore
 from infrastructure.payment_provider import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
-from services.registry import REGISTRY, Registry
+from services.context import Registry
+from services.registry import REGISTRY
 from services.saga import OrderSaga, Pump
 
 from .scenario import unique

@@ -28,11 +28,9 @@ STDLIB_IO = frozenset(
 )  # fmt: skip
 DOMAIN_MAY_IMPORT = ("domain", "eventsourcing.domain", "eventsourcing.utils")
 ENTRY_POINTS = (
-    "services/bootstrap.py",
-    "services/cli/",
-    "services/check/",
-    "services/demo/",
-    "services/chaos/",
+    "services/bootstrap.py",  # the composition root: the one module that wires infrastructure in
+    "services/cli/",  # the processes' entry points: each hands the root its settings
+    "services/ops/",  # the operator's tools (check, demo, chaos): they compose a whole system
 )
 PUBLISHED_LANGUAGE = "infrastructure.contracts"
 CRASH_POINTS = "infrastructure.faults.crash_points"
@@ -163,14 +161,18 @@ def test_the_domain_check_accepts_what_the_domain_may_import(source: str) -> Non
 
 def test_the_services_check_allows_infrastructure_only_in_the_entry_points() -> None:
     source = "from infrastructure.settings import Settings"
-    assert services_violations(source, "services/orders.py") == ["infrastructure.settings.Settings"]
+    assert services_violations(source, "services/contexts/orders/service.py") == [
+        "infrastructure.settings.Settings"
+    ]
     assert services_violations(source, "services/bootstrap.py") == []
     assert services_violations(source, "services/cli/dev.py") == []
     assert services_violations("from infrastructure.contracts import TOPICS", "services/saga/x.py") == []
     crash = "from infrastructure.faults.crash_points import crash_point"
-    assert services_violations(crash, "services/payments.py") == []
+    assert services_violations(crash, "services/contexts/payments/service.py") == []
     proxy = "from infrastructure.faults.tcp_proxy import TcpProxy"
-    assert services_violations(proxy, "services/payments.py") == ["infrastructure.faults.tcp_proxy.TcpProxy"]
+    assert services_violations(proxy, "services/contexts/payments/service.py") == [
+        "infrastructure.faults.tcp_proxy.TcpProxy"
+    ]
 
 
 def test_the_infrastructure_check_reports_an_import_of_services() -> None:

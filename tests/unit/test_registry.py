@@ -17,8 +17,9 @@ from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
 from services.application import Decision, Handler
 from services.bootstrap import build
-from services.context import ContextApplication
-from services.registry import INVENTORY, ORDERS, REGISTRY, Context, Registry
+from services.context import Context, ContextApplication, Registry
+from services.contexts import inventory, orders
+from services.registry import REGISTRY
 from services.saga import Pump
 from services.saga.forward import Others
 from services.saga.steps import Step, caused
@@ -169,13 +170,13 @@ def test_the_published_language_finds_a_context_by_its_name() -> None:
 @pytest.mark.parametrize(
     ("contexts", "problem"),
     [
-        ((ORDERS, INVENTORY, ORDERS), "declared twice"),
-        ((ORDERS,), "needs ['inventory']"),
+        ((orders.CONTEXT, inventory.CONTEXT, orders.CONTEXT), "declared twice"),
+        ((orders.CONTEXT,), "needs ['inventory']"),
         (
             (replace(GIFT_CARDS, application=type("Cards", (GiftCardsService,), {"name": "Cards"})),),
             "does not name",
         ),
-        ((replace(GIFT_CARDS, undo=INVENTORY.undo),), "undo steps of another context"),
+        ((replace(GIFT_CARDS, undo=inventory.CONTEXT.undo),), "undo steps of another context"),
         ((replace(GIFT_CARDS, calls_out=True),), "has no `ask`"),
     ],
 )

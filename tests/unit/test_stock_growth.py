@@ -12,7 +12,7 @@ from eventsourcing.persistence import EventStore
 from domain.ids import stock_item_id
 from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock, StockItem
 from services.bootstrap import System
-from services.inventory import SNAPSHOT_INTERVAL
+from services.contexts.inventory.service import SNAPSHOT_INTERVAL
 
 from .scenario import unique
 

@@ -17,8 +17,8 @@ from typing import Any
 from infrastructure.database import connect
 from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
-from services.check import store
-from services.check.topics import TopicScanner
+from services.ops.check import store
+from services.ops.check.topics import TopicScanner
 
 POLL_S = 0.5
 SAY_EVERY_S = 5.0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from services.demo.scenario import Action, Customers, make_plans, schedule
+from services.ops.demo.scenario import Action, Customers, make_plans, schedule
 
 CHUNK = 50  # orders planned at a time
 

@@ -23,11 +23,11 @@ from infrastructure.settings import Settings
 from projections.catalog import PROJECTIONS
 from projections.rebuild import rebuild_from_events
 from services.bootstrap import System
-from services.check import store
-from services.check.quiescence import expected, unpublished
-from services.check.report import Finding
-from services.check.store import ProviderOperation
-from services.check.topics import TopicScanner
+from services.ops.check import store
+from services.ops.check.quiescence import expected, unpublished
+from services.ops.check.report import Finding
+from services.ops.check.store import ProviderOperation
+from services.ops.check.topics import TopicScanner
 
 STOPPED = (OrderStatus.CANCELLED, OrderStatus.FAILED)
 

@@ -14,11 +14,11 @@ from typing import Any
 from infrastructure.database import connect
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
-from services.check import store
-from services.check.invariants import check_all
-from services.check.quiescence import Progress, read_progress, wait_until_quiescent
-from services.check.report import Finding, Report
-from services.check.topics import TopicScanner
+from services.ops.check import store
+from services.ops.check.invariants import check_all
+from services.ops.check.quiescence import Progress, read_progress, wait_until_quiescent
+from services.ops.check.report import Finding, Report
+from services.ops.check.topics import TopicScanner
 
 __all__ = ["Finding", "Progress", "Report", "check_all", "run_check", "wait_until_quiescent"]
 

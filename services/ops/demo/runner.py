@@ -17,10 +17,10 @@ from domain.orders import Order
 from domain.payments import PaymentStatus
 from infrastructure.settings import Settings
 from services.bootstrap import System, build, edges
-from services.check import Report, run_check
-from services.demo.redelivery import Redelivery, redeliver
-from services.demo.scenario import FIRST_CALL_FAILS, Customers, Plan, make_plans, schedule
-from services.demo.submitter import Submitter
+from services.ops.check import Report, run_check
+from services.ops.demo.redelivery import Redelivery, redeliver
+from services.ops.demo.scenario import FIRST_CALL_FAILS, Customers, Plan, make_plans, schedule
+from services.ops.demo.submitter import Submitter
 
 SKUS = [f"SKU-{n}" for n in range(1, 6)]
 STOCK_PER_SKU = 120  # less than 200 orders want: some run out of stock

@@ -24,7 +24,7 @@ from typing import Any
 
 from domain.money import Money
 from domain.orders import OrderLine, ShippingAddress
-from services.demo.submitter import Answer, Submitter
+from services.ops.demo.submitter import Answer, Submitter
 
 ADDRESS = ShippingAddress(
     name="Demo Customer", line1="1 Demo Street", city="Utrecht", postal_code="3511", country="NL"

@@ -16,12 +16,12 @@ from infrastructure.database import connect
 from infrastructure.settings import Settings
 from infrastructure.supervisor import Supervisor
 from services.bootstrap import build
-from services.chaos.nemesis import Nemesis, Targets
-from services.chaos.workload import run_workload
-from services.check import Finding, Report, events_tables, run_check, store
-from services.demo.runner import ending, wait_until_ready
-from services.demo.scenario import Customers
-from services.demo.submitter import Submitter
+from services.ops.chaos.nemesis import Nemesis, Targets
+from services.ops.chaos.workload import run_workload
+from services.ops.check import Finding, Report, events_tables, run_check, store
+from services.ops.demo.runner import ending, wait_until_ready
+from services.ops.demo.scenario import Customers
+from services.ops.demo.submitter import Submitter
 
 SKUS = [f"SKU-{n}" for n in range(1, 9)]
 STOCK_PER_SKU = MAX_RESTOCK_QUANTITY  # the most one restock adds; plenty: the run is about faults
