@@ -1,6 +1,6 @@
 """Ports to what lies outside one command's transaction: the payment provider, the carrier
 (implemented in infrastructure, used by services; pure protocols, so they live with the
-model), and the store of the saga's deadlines.
+model), and the store of the saga's deadlines, whose writes a lock's `Fence` guards.
 
 A provider or carrier call is a side effect the database cannot roll back, so every call
 carries an idempotency key that is stable across retries, and a timeout is not a failure:
@@ -130,6 +130,22 @@ class Deadline:
         return f"deadline:{self.order_id}:{self.kind}"
 
 
+@dataclass(frozen=True)
+class Fence:
+    """What a holder of the lock `name` (`infrastructure/leadership.py`) passes with the writes
+    the lock guards: every take of the lock gets a higher `token`, so a store that keeps the
+    highest token it has seen per name can refuse the writes of a holder that lost the lock
+    without knowing (paused or cut off past its lease) once a later holder has taken it."""
+
+    name: str
+    token: int
+
+
+class FencedOutError(Exception):
+    """A write under a `Fence` was refused and changed nothing: a later holder has taken the
+    lock since, so this one may no longer write."""
+
+
 class DeadlineStore(Protocol):
     """Where deadlines outlive the process that set them.
 
@@ -141,4 +157,7 @@ class DeadlineStore(Protocol):
 
     def due(self, now: datetime, limit: int) -> list[Deadline]: ...
 
-    def mark_fired(self, deadline: Deadline, at: datetime) -> None: ...
+    def mark_fired(self, deadline: Deadline, at: datetime, fence: Fence | None = None) -> None:
+        """Under a `fence`, only if no later holder of its lock has written: else FencedOutError,
+        and the deadline stays due."""
+        ...

@@ -6,20 +6,22 @@ deadline has had its effect; a fired deadline is never due again. Firing twice a
 crash before `mark_fired`, a paused leader) is harmless: the command it issues has an id
 derived from the deadline, so the command log answers the second one.
 
-Exactly one scheduler fires at a time: the holder of a session-level advisory lock, taken on
-a connection of its own. The lock lives as long as that session, so a crashed or
-disconnected leader releases it and a standby takes over at its next try.
+Exactly one scheduler fires at a time: the holder of a lock (`infrastructure/leadership.py`).
+A crashed or disconnected leader loses it (with its session, or when its Redis lease runs
+out) and a standby takes over at its next try. A leader that lost the lock without knowing
+cannot mark a deadline fired once its successor has taken the lock: the mark is fenced by the
+lock's `Fence`, and refused with FencedOutError.
 """
 
-import hashlib
 import threading
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from domain.ports import Deadline
+from domain.ports import Deadline, Fence, FencedOutError
 from infrastructure.database import DDL_LOCK_KEY, connect, ensure_schema
+from infrastructure.leadership import CREATE_FENCES, fenced
 from infrastructure.settings import Settings
 
 DDL = (
@@ -31,6 +33,7 @@ DDL = (
     " fired_at timestamptz,"
     " PRIMARY KEY (order_id, kind))",
     "CREATE INDEX IF NOT EXISTS saga_deadlines_unfired ON saga_deadlines (due_at) WHERE fired_at IS NULL",
+    CREATE_FENCES,
 )
 SCHEDULE = (
     "INSERT INTO saga_deadlines (order_id, kind, due_at, correlation_id) VALUES (%s, %s, %s, %s)"
@@ -61,8 +64,15 @@ class PostgresDeadlineStore:
     def due(self, now: datetime, limit: int) -> list[Deadline]:
         return [Deadline(*row) for row in self._execute(DUE, (now, limit))]
 
-    def mark_fired(self, deadline: Deadline, at: datetime) -> None:
-        self._execute(MARK_FIRED, (at, deadline.order_id, deadline.kind))
+    def mark_fired(self, deadline: Deadline, at: datetime, fence: Fence | None = None) -> None:
+        params = (at, deadline.order_id, deadline.kind)
+        if fence is None:
+            self._execute(MARK_FIRED, params)
+            return
+        with self._lock:
+            conn = self._connection()
+            with fenced(conn, fence):
+                conn.execute(MARK_FIRED, params)
 
     def close(self) -> None:
         with self._lock:
@@ -70,12 +80,15 @@ class PostgresDeadlineStore:
                 self._conn.close()
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """On one autocommit connection, opened again if it was lost (the caller retries)."""
         with self._lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = connect(self.settings, autocommit=True)
-            cursor = self._conn.execute(query, params)
+            cursor = self._connection().execute(query, params)
             return cursor.fetchall() if cursor.description else []
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """One autocommit connection, opened again if it was lost (the caller retries)."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self.settings, autocommit=True)
+        return self._conn
 
 
 class InMemoryDeadlineStore:
@@ -84,6 +97,7 @@ class InMemoryDeadlineStore:
     def __init__(self) -> None:
         self._deadlines: dict[tuple[Any, str], Deadline] = {}
         self._fired: dict[tuple[Any, str], datetime] = {}
+        self._fences: dict[str, int] = {}  # lock name -> the highest token a mark passed with
         self._lock = threading.Lock()
 
     def schedule(self, deadline: Deadline) -> None:
@@ -95,45 +109,15 @@ class InMemoryDeadlineStore:
             due = [d for key, d in self._deadlines.items() if key not in self._fired and d.due_at <= now]
         return sorted(due, key=lambda d: d.due_at)[:limit]
 
-    def mark_fired(self, deadline: Deadline, at: datetime) -> None:
+    def mark_fired(self, deadline: Deadline, at: datetime, fence: Fence | None = None) -> None:
         with self._lock:
+            if fence is not None:
+                if fence.token < self._fences.get(fence.name, 0):
+                    raise FencedOutError(f"the {fence.name} lock was taken again since token {fence.token}")
+                self._fences[fence.name] = fence.token
             self._fired.setdefault((deadline.order_id, deadline.kind), at)
 
     def fired_at(self, deadline: Deadline) -> datetime | None:
         """When the deadline was marked fired, if it was (for tests)."""
         with self._lock:
             return self._fired.get((deadline.order_id, deadline.kind))
-
-
-class AdvisoryLeadership:
-    """Leadership by a session-level advisory lock on a connection of its own, keyed by schema
-    and name, so that tests (or tenants) in other schemas of one server elect their own."""
-
-    def __init__(self, settings: Settings, name: str) -> None:
-        self.settings = settings
-        digest = hashlib.sha256(f"{settings.postgres_schema}:{name}".encode()).digest()
-        self.key = int.from_bytes(digest[:8], "big", signed=True)
-        self._conn: psycopg.Connection[Any] | None = None
-        self._held = False
-
-    def hold(self) -> bool:
-        """True while this process holds the lock; tries to take it when it does not. A lost
-        connection loses the lock: the server released it with the session."""
-        try:
-            if self._conn is None:
-                self._conn = connect(self.settings, autocommit=True)
-            if self._held:
-                self._conn.execute("SELECT 1")  # the session, and so the lock, is still there
-            else:
-                row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-                self._held = bool(row and row[0])
-            return self._held
-        except psycopg.OperationalError:
-            self.release()
-            return False
-
-    def release(self) -> None:
-        """Give up leadership (or stop standing by): ending the session releases the lock."""
-        if self._conn is not None:
-            self._conn.close()
-        self._conn, self._held = None, False

@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
@@ -29,6 +29,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from redis import ConnectionPool
 
 from infrastructure import contracts
 
@@ -66,6 +67,18 @@ def _schema(text: str) -> str:
             "must be a PostgreSQL identifier: lowercase letters, digits and _, not starting with a digit,"
             " at most 63 characters"
         )
+    return text
+
+
+def _redis_url(text: str) -> str:
+    """ORDERS_REDIS_URL, read as the lock's client reads it (connecting to nothing). The
+    message leaves the URL out: it may hold a password."""
+    try:
+        ConnectionPool.from_url(text)
+    except ValueError:
+        raise ValueError(
+            "must be a Redis URL (redis://[:password@]host[:port][/db], rediss://... or unix://...)"
+        ) from None
     return text
 
 
@@ -188,6 +201,11 @@ class Settings(BaseSettings):
     # library's own cipher (AES-GCM), and the customers' keys: base64 of 16, 24 or 32 bytes.
     # `orders dev up` makes one for the dev stack. Unset: stored in clear.
     cipher_key: Annotated[str | None, AfterValidator(_cipher_key)] = None
+    # Where the locks that elect the one relay per context and the one deadline scheduler are
+    # held (infrastructure/leadership.py): PostgreSQL's advisory locks, or Redis at
+    # `redis_url`. The fences that refuse a former holder's writes are in PostgreSQL either way.
+    lock_backend: Literal["postgres", "redis"] = "postgres"
+    redis_url: Annotated[str, AfterValidator(_redis_url)] = "redis://127.0.0.1:6379/0"
 
     @classmethod
     def settings_customise_sources(

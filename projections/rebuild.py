@@ -26,6 +26,7 @@ from projections.sources import NotificationLog
 from projections.stats import Counts
 
 Batches = Callable[[], Iterable[list[Incoming]]]
+Handled = Callable[[int], None]  # told the number of records handled so far, after each batch
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class Outcome:
     before: str  # of the live read model it replaced
 
 
-def rebuild_from_kafka(settings: Settings, projection: Projection, *, dry_run: bool = False) -> Outcome:
+def rebuild_from_kafka(
+    settings: Settings, projection: Projection, *, dry_run: bool = False, handled: Handled | None = None
+) -> Outcome:
     """Every record of the projection's topics from offset 0 to their current end."""
     read = partial(sources.from_kafka, settings, projection.contexts)
-    return _rebuild(settings, projection, read, reset=True, dry_run=dry_run)
+    return _rebuild(settings, projection, read, reset=True, dry_run=dry_run, handled=handled)
 
 
 def rebuild_from_events(
@@ -47,10 +50,11 @@ def rebuild_from_events(
     logs: Mapping[str, NotificationLog],
     *,
     dry_run: bool = False,
+    handled: Handled | None = None,
 ) -> Outcome:
     """Every stored event; `logs` maps each context to its application (`sources.NotificationLog`)."""
     read = partial(sources.from_store, logs, projection.contexts)
-    return _rebuild(settings, projection, read, reset=True, dry_run=dry_run)
+    return _rebuild(settings, projection, read, reset=True, dry_run=dry_run, handled=handled)
 
 
 def replay_from_kafka(settings: Settings, projection: Projection) -> Outcome:
@@ -61,7 +65,13 @@ def replay_from_kafka(settings: Settings, projection: Projection) -> Outcome:
 
 
 def _rebuild(
-    settings: Settings, projection: Projection, batches: Batches, *, reset: bool, dry_run: bool
+    settings: Settings,
+    projection: Projection,
+    batches: Batches,
+    *,
+    reset: bool,
+    dry_run: bool,
+    handled: Handled | None = None,
 ) -> Outcome:
     tables.ensure(settings, projection)
     applier, counts = Applier(projection), Counts()
@@ -75,6 +85,8 @@ def _rebuild(
         staged = tables.stage(cursor, projection) if reset else None
         for batch in batches():  # read only now: every earlier live batch has committed
             counts.add(applier.apply_all(cursor, batch))
+            if handled:
+                handled(counts.total)
         after = checksum(conn, projection)  # of the new tables, before the swap makes readers wait
         if staged and not dry_run:
             tables.swap(cursor, staged, projection)

@@ -11,11 +11,14 @@ from typing import Any, TypeVar
 
 from domain.ports import Carrier, PaymentProvider
 from domain.privacy import Vault
-from infrastructure.carrier import InMemoryCarrier
 from infrastructure.database import ensure_schema
-from infrastructure.gateways import HttpCarrier, HttpPaymentProvider, RetryPolicy
-from infrastructure.ledger_provider import LedgerPaymentProvider
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways import RetryPolicy
+from infrastructure.gateways.carrier import HttpCarrier, InMemoryCarrier
+from infrastructure.gateways.payments import (
+    HttpPaymentProvider,
+    InMemoryPaymentProvider,
+    LedgerPaymentProvider,
+)
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault, postgres_vault
 from services.context import ContextApplication, Registry, Wiring

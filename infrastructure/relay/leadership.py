@@ -1,25 +1,28 @@
 """Who may publish a context's events, and where it got to: one row per context in PostgreSQL.
 
-Exactly one relay per context is active. It holds a session-level advisory lock on a
-dedicated connection; the lock goes when that connection goes (process killed, backend
-terminated, network lost), so a standby can take over without anyone cleaning up.
+Exactly one relay per context is active: the holder of the context's lock
+(`infrastructure/leadership.py`), a PostgreSQL advisory lock on a session of its own or a
+Redis lock, as ORDERS_LOCK_BACKEND says. The advisory lock goes when its session goes
+(process killed, backend terminated, network lost), the Redis lock when its lease runs out
+unrenewed, so a standby can take over without anyone cleaning up.
 
-Every write of the active relay is fenced: it runs on the lock-holding connection and
-matches the epoch it was given when it took the lock. A relay that lost its lock without
-noticing (paused, cut off) fails its next write, either because its connection is gone or
-because a successor has moved the epoch on, and steps down instead of moving the position.
+Every write of the active relay is fenced twice, on the lock's session: by the lock's fence
+(refused once a later holder took the lock) and by the epoch it was given when it took the
+lock. A relay that lost its lock without noticing (paused, cut off) fails its next write,
+because its session is gone, its fence is passed or a successor has moved the epoch on, and
+steps down instead of moving the position. Renewing the lead renews the lock first.
 
-A holder that still has its lock but stopped making progress (SIGSTOP, a hung host) is
-detected by its lease: it renews `heartbeat_at` regularly, and a standby that finds the
+A holder that still has its advisory lock but stopped making progress (SIGSTOP, a hung host)
+is detected by its lease: it renews `heartbeat_at` regularly, and a standby that finds the
 heartbeat older than the lease terminates the holder's backend, which releases the lock.
-Both sides read `now()` from the same server, so clocks of the relay hosts do not matter.
+Both sides read `now()` from the same server, so clocks of the relay hosts do not matter. A
+Redis lock needs no such help: it is leased for as long, and expires by itself.
 
 Beside the position, the row keeps the highest offset the broker acked per partition
 (`acked`), saved with the position by the same fenced write: the evidence against which a
 broker that lost its records is recognised (`audit`).
 """
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -27,7 +30,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from infrastructure.database import DDL_LOCK_KEY, connect
+from domain.ports import FencedOutError
+from infrastructure.database import DDL_LOCK_KEY
+from infrastructure.leadership import SERVER_ERRORS, AdvisoryLock, fenced, lock_for, lock_key
 from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,47 +68,56 @@ WHERE r.context = %(context)s AND r.heartbeat_at < now() - make_interval(secs =>
 
 
 class LeadershipLostError(RuntimeError):
-    """A fenced write found the lock or the epoch gone: another relay may be active now."""
+    """The lock was lost, or a fenced write found its fence passed or its epoch gone: another
+    relay may be active now."""
 
 
 def advisory_key(schema: str, context: str) -> int:
-    """A stable, non-negative 63-bit lock key per (schema, context): deployments sharing a
-    database in different schemas (the tests do) do not block each other."""
-    digest = hashlib.blake2b(f"relay:{schema}:{context}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & (2**63 - 1)
+    """The key of the relay lock of `context` in `schema`, as `pg_locks` shows its holder."""
+    return lock_key(schema, _lock_name(context))
+
+
+def _lock_name(context: str) -> str:
+    return f"relay:{context}"
 
 
 class Leadership:
-    """One relay's claim on its context: the lock connection, the epoch, the position."""
+    """One relay's claim on its context: the lock, the epoch, the position."""
 
     def __init__(self, settings: Settings, context: str, holder: str, lease_s: float) -> None:
-        self.settings = settings
         self.context = context
         self.holder = holder
         self.lease_s = lease_s
-        self.key = advisory_key(settings.postgres_schema, context)
+        self.lock = lock_for(settings, _lock_name(context), lease_s)
         self.epoch: int | None = None
         self.position = 0
         self.acked: dict[int, int] = {}  # partition -> highest offset acked, up to `position`
         self.renewed_at = 0.0  # time.monotonic() of the last write that proved the lead
-        self._conn: psycopg.Connection[Any] | None = None
+        self._table_created = False
 
     @property
     def is_leader(self) -> bool:
         return self.epoch is not None
 
     def try_acquire(self) -> bool:
-        """Take the lock and a new epoch if free (deposing a holder past its lease first);
-        False while another relay legitimately holds it or the database is unreachable."""
+        """Take the lock and a new epoch if free (deposing a holder of the advisory lock past
+        its lease first); False while another relay legitimately holds it or a server fails."""
         try:
-            conn = self._connection()
-            if not _row(conn, "SELECT pg_try_advisory_lock(%s)", (self.key,))[0]:
-                self._depose_stale_holder(conn)
+            taken = self.lock.take()
+            if not self._table_created:
+                _create_table(self.lock.session)
+                self._table_created = True
+            if not taken:
+                if isinstance(self.lock, AdvisoryLock):  # a Redis lock's lease runs out by itself
+                    self._depose_stale_holder(self.lock)
                 return False
-            self.position, self.epoch, acked = _row(conn, CLAIM, (self.context, self.holder))
+            assert self.lock.fence is not None
+            with fenced(self.lock.session, self.lock.fence):
+                claimed = _row(self.lock.session, CLAIM, (self.context, self.holder))
+            self.position, self.epoch, acked = claimed
             self.acked = {int(partition): int(offset) for partition, offset in acked.items()}
             self.renewed_at = time.monotonic()
-        except psycopg.Error as error:
+        except (*SERVER_ERRORS, FencedOutError) as error:
             log.warning("%s relay: cannot take the lead: %s", self.context, error)
             self.step_down()
             return False
@@ -111,7 +125,11 @@ class Leadership:
         return True
 
     def renew(self) -> None:
-        """Prove we still lead, and extend the lease; raises LeadershipLostError otherwise."""
+        """Prove we still lead, and extend the lease (the lock's, then the heartbeat's); raises
+        LeadershipLostError otherwise."""
+        if self.is_leader and not self.lock.hold():
+            self.step_down()
+            raise LeadershipLostError(f"{self.context} relay lost its lock")
         self._fenced(RENEW, (self.context, self.epoch))
 
     def save(self, position: int, acked: dict[int, int] | None = None) -> None:
@@ -123,18 +141,22 @@ class Leadership:
         self.position, self.acked = position, dict(acked)
 
     def step_down(self) -> None:
-        """Close the lock connection, which releases the lock if we still held it."""
+        """Release the lock if we still held it, and close its session."""
         self.epoch = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.lock.release()
 
     def _fenced(self, statement: str, params: tuple[Any, ...]) -> None:
-        if self._conn is None or self.epoch is None:
+        """On the lock's session, which a leader always has (once an advisory lock is gone, so
+        is its session, and the write fails), past the lock's fence, matching the epoch."""
+        if self.epoch is None or self.lock.fence is None:
             raise LeadershipLostError(f"{self.context} relay is not leading")
         epoch = self.epoch
         try:
-            updated = self._conn.execute(statement, params).rowcount
+            with fenced(self.lock.session, self.lock.fence):
+                updated = self.lock.session.execute(statement, params).rowcount
+        except FencedOutError as error:
+            self.step_down()
+            raise LeadershipLostError(f"{self.context} relay epoch {epoch}: {error}") from error
         except psycopg.Error as error:
             self.step_down()
             raise LeadershipLostError(f"{self.context} relay lost its lock connection: {error}") from error
@@ -143,16 +165,10 @@ class Leadership:
             raise LeadershipLostError(f"{self.context} relay epoch {epoch} was superseded")
         self.renewed_at = time.monotonic()
 
-    def _depose_stale_holder(self, conn: psycopg.Connection[Any]) -> None:
-        params = {"key": self.key, "context": self.context, "lease": self.lease_s}
-        if conn.execute(DEPOSE_STALE_HOLDER, params).fetchall():
+    def _depose_stale_holder(self, lock: AdvisoryLock) -> None:
+        params = {"key": lock.key, "context": self.context, "lease": self.lease_s}
+        if lock.session.execute(DEPOSE_STALE_HOLDER, params).fetchall():
             log.warning("%s relay: the holder missed its %ss lease; ended it", self.context, self.lease_s)
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.settings, autocommit=True)
-            _create_table(self._conn)
-        return self._conn
 
 
 def _create_table(conn: psycopg.Connection[Any]) -> None:

@@ -1,14 +1,33 @@
-"""The `orders` command line.
+"""The `orders` command line: typer for its commands, options and help; rich for colour and
+for progress bars, both only on a terminal (services/cli/terminal.py).
 
-Each module in `COMMANDS` adds one subcommand through `register(subparsers)` and sets `func`
-on its parser to a handler returning the exit code, so a new command is one new module plus
-one entry here.
+Each module in `PANELS` adds its commands through `register(app, panel)`, under that panel's
+heading in `orders --help`, and each command returns its exit code, so a new command is one
+new module plus one entry here. Every setting is checked once a command's arguments are
+parsed and before it starts: help and usage errors need none, and an unusable setting stops
+any command the same way.
+
+Exit codes, the same for every command:
+
+    0    success
+    1    a reported error, explained on stderr: the check found a violated invariant, the
+         demo or the chaos run did not keep one, a command refused (a dead letter that still
+         fails; a server it needs that the settings do not name, such as DATABASE_URL for
+         `orders relay`), or a server it needs failed it
+    2    bad usage (an unknown command or option, a bad value), or a setting that is
+         unusable, or missing where a server of the system's own cannot start without it
+         (`orders api` on a database without ORDERS_API_KEYS); a setting's is one line,
+         `orders: error: ...`
+    130  interrupted (Ctrl-C)
 """
 
-import argparse
-import sys
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+
+import typer
+from typer.core import TyperGroup
+from typer.main import get_group
 
 from infrastructure.settings import Settings, SettingsError
 from services.cli import (
@@ -21,52 +40,107 @@ from services.cli import (
     forget,
     gateway,
     projections,
+    projector,
     relay,
     run,
     saga,
     simulators,
+    terminal,
 )
+from services.cli.usage import examples
 
 
 class CommandModule(Protocol):
-    def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None: ...
+    def register(self, app: typer.Typer, panel: str) -> None: ...
 
 
-COMMANDS: tuple[CommandModule, ...] = (
-    dev,
-    demo,
-    saga,
-    gateway,
-    projections,
-    dlq,
-    relay,
-    run,
-    check,
-    chaos,
-    simulators,
-    api,
-    forget,
+PANELS: dict[str, tuple[CommandModule, ...]] = {
+    "Dev stack": (dev,),
+    "Run the system": (run, demo, chaos),
+    "Single processes": (api, relay, gateway, saga, projector, simulators),
+    "Operator tools": (check, projections, dlq, forget),
+}
+
+HELP = (
+    "A reference system for idempotent, event-sourced order processing. Orders, inventory,"
+    " payments and fulfillment are event-sourced on PostgreSQL, and every command is recorded"
+    " with its events, so a repeated one appends nothing. A relay publishes each context's"
+    " events to Kafka; the saga drives each order through the contexts, the gateway calls the"
+    " payment provider and the carrier, and projectors keep the read models, each applying"
+    " every record once however often it comes. `orders run` runs it all, `orders check`"
+    " verifies its invariants from what the stores and the topics hold. Settings come from"
+    " the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, ORDERS_*); without"
+    " DATABASE_URL, the commands that need servers use the embedded dev stack."
+)
+EXAMPLES = examples(
+    ("orders demo", "the system at work for a minute, then checked"),
+    ("orders run", "run the system until Ctrl-C"),
+    ("orders check --wait 60", "once it is quiescent, check it"),
+    ("orders dev --help", "what a command does, with examples"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orders", description="Idempotent orders reference system.")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(subparsers)
-    return parser
+class Orders(TyperGroup):
+    """The commands in the order of their panels, and in each in the order they were added."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        rank = {panel: place for place, panel in enumerate(PANELS)}
+        return sorted(
+            self.commands, key=lambda name: rank[getattr(self.commands[name], "rich_help_panel", "")]
+        )
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="orders",
+        cls=Orders,
+        help=HELP,
+        epilog=EXAMPLES,
+        rich_markup_mode="rich",
+        add_completion=False,
+        no_args_is_help=True,
+    )
+    for panel, modules in PANELS.items():
+        for module in modules:
+            module.register(app, panel)
+    _settings_first(app)
+    return app
+
+
+def command() -> TyperGroup:
+    """The command line as click sees it: `main` runs it, and the docs' test walks its commands."""
+    return get_group(build_app())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit code: 0 on success, 1 on a reported error, 2 on a
-    bad argument (argparse's) or a setting that is unusable or missing."""
-    args = build_parser().parse_args(argv)  # help and usage errors need no settings
+    """Run one command and return its exit code (see above)."""
     try:
-        Settings.from_env()  # every setting is checked before any command starts
-        exit_code: int = args.func(args)
+        command().main(args=argv, prog_name="orders")
     except SettingsError as error:
-        print(f"orders: error: {error}", file=sys.stderr)
+        terminal.error(str(error))
         return 2
-    except KeyboardInterrupt:
-        return 130
-    return exit_code
+    except SystemExit as ended:  # typer ends every run with one, usage errors and Ctrl-C included
+        return ended.code if isinstance(ended.code, int) else int(ended.code is not None)
+    return 0
+
+
+def _settings_first(app: typer.Typer) -> None:
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = _checking_settings(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _settings_first(group.typer_instance)
+
+
+def _checking_settings(command: Callable[..., int]) -> Callable[..., None]:
+    """`command`, run only once every setting is usable, its exit code made the process's."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> None:
+        Settings.from_env()
+        exit_code = command(*args, **kwargs)
+        if exit_code:
+            raise typer.Exit(exit_code)
+
+    return checked

@@ -9,13 +9,13 @@ Without it, all live in this process's memory, with keys of its own that it prin
 for a first look, and gone when it stops.
 """
 
-import argparse
 import sys
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Annotated
 
 import psycopg
+import typer
 import uvicorn
 from eventsourcing.persistence import PersistenceError
 
@@ -25,16 +25,36 @@ from infrastructure.webhook_store import InMemoryWebhookStore, PostgresWebhookSt
 from services.api import ApiConfig, create_app
 from services.bootstrap import build
 from services.cli import credentials
+from services.cli.usage import examples
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    api = subparsers.add_parser("api", help="serve the HTTP API")
-    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    api.add_argument("--port", type=_port, help="port to listen on (default: $ORDERS_API_PORT or 8000)")
-    api.set_defaults(func=_api)
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "api",
+        rich_help_panel=panel,
+        help="Serve the HTTP API (its docs at /docs).\n\n"
+        "Served by uvicorn, with its OpenAPI document at /openapi.json. With DATABASE_URL the"
+        " orders, the Idempotency-Keys and the provider's webhooks live in PostgreSQL, so any number"
+        " of API processes may serve side by side; it then needs ORDERS_API_KEYS,"
+        " ORDERS_PSP_WEBHOOK_SECRET and ORDERS_CIPHER_KEY and refuses to start without them (exit"
+        " code 2), unless the database is the dev stack's, whose keys it takes. Without"
+        " DATABASE_URL everything stays in this process's memory, with keys of its own that it"
+        " prints unless ORDERS_API_KEYS is set.",
+        epilog=examples(
+            ("orders api", "in memory, on 127.0.0.1:8000"),
+            ("source .devstack/env && orders api", "on the dev stack, with its keys"),
+            ("orders api --host 0.0.0.0 --port 9000", "reachable from other machines, on port 9000"),
+        ),
+    )(_api)
 
 
-def _api(args: argparse.Namespace) -> int:
+def _api(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65_535, help="port to listen on", show_default="$ORDERS_API_PORT or 8000"),
+    ] = None,
+) -> int:
     settings = _keyed(Settings.from_env())
     with ExitStack() as cleanup:
         try:
@@ -51,8 +71,8 @@ def _api(args: argparse.Namespace) -> int:
             return 1
         uvicorn.run(
             create_app(system, store, webhooks, config(settings)),
-            host=args.host,
-            port=args.port or settings.api_port,
+            host=host,
+            port=port or settings.api_port,
         )
     return 0
 
@@ -78,9 +98,3 @@ def config(settings: Settings) -> ApiConfig:
         ttl=timedelta(seconds=settings.idempotency_ttl_s),
         write_rate_limit=settings.api_write_rate_limit,
     )
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65_536:
-        raise argparse.ArgumentTypeError(f"must be a port number (1-65535), got {text!r}")
-    return int(text)

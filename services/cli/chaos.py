@@ -7,30 +7,51 @@ them; with DATABASE_URL set, only the run's own processes are hit. Exit code 0 o
 every invariant holds once the system has healed and finished its work.
 """
 
-import argparse
 import os
 import random
 import sys
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
-from services.cli import dev, run
-from services.cli.demo import api_client, isolated, positive
+from services.cli import dev, run, terminal
+from services.cli.demo import MOST, api_client, isolated
+from services.cli.usage import examples
 from services.ops.chaos.nemesis import Targets
 from services.ops.chaos.runner import Plan, run_chaos
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    chaos = subparsers.add_parser("chaos", help="inject faults while customers order, then check invariants")
-    chaos.add_argument("--duration", type=positive, default=300, help="seconds of faults (default: 300)")
-    chaos.add_argument("--seed", type=int, help="seed of the faults and the workload (default: random)")
-    chaos.add_argument("--rate", type=positive, default=9, help="orders placed a second (default: 9)")
-    chaos.add_argument("--workers", type=positive, default=8, help="customers acting at once (default: 8)")
-    chaos.set_defaults(func=dev.reporting_errors(_chaos))
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "chaos",
+        rich_help_panel=panel,
+        help="Inject faults while customers order, then check the invariants.\n\n"
+        "Runs the system as `orders demo` does, with a seeded nemesis killing and pausing its"
+        " processes for --duration seconds, while customers place orders at --rate a second."
+        " PostgreSQL is crashed and the broker paused only when this run's dev stack owns them;"
+        " with DATABASE_URL set, only the run's own processes are hit. Then the faults stop, and"
+        " once the system has healed and finished its work every invariant is checked. Exit code 0"
+        " only if every one holds. The seed is printed: give it again to repeat a run's faults.",
+        epilog=examples(
+            ("orders chaos", "five minutes of faults"),
+            ("orders chaos --duration 75 --seed 20261127", "the run CI makes"),
+            ("orders chaos --duration 600 --rate 20 --workers 16", "longer, and busier"),
+        ),
+    )(dev.reporting_errors(_chaos))
 
 
-def _chaos(args: argparse.Namespace) -> int:
+def _chaos(
+    duration: Annotated[
+        int, typer.Option(min=1, max=MOST, metavar="SECONDS", help="seconds of faults")
+    ] = 300,
+    seed: Annotated[
+        int | None, typer.Option(help="seed of the faults and the workload", show_default="random")
+    ] = None,
+    rate: Annotated[int, typer.Option(min=1, max=MOST, help="orders placed a second")] = 9,
+    workers: Annotated[int, typer.Option(min=1, max=MOST, help="customers acting at once")] = 8,
+) -> int:
     given = Settings.from_env()
     try:
         settings = run.servers(given)
@@ -52,9 +73,9 @@ def _chaos(args: argparse.Namespace) -> int:
         postgres=stack.postgres if stack else None,
         broker=stack.broker if stack else None,
     )
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
-    plan = Plan(seed=seed, duration_s=float(args.duration), rate=float(args.rate), workers=args.workers)
+    seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
+    plan = Plan(seed=seed, duration_s=float(duration), rate=float(rate), workers=workers)
     with api_client(settings) as api:
-        ok = run_chaos(settings, supervisor, targets, api, plan)
+        ok = run_chaos(settings, supervisor, targets, api, plan, terminal.track)
     print(f"seed {seed}: {'all invariants hold' if ok else 'INVARIANT VIOLATED or not quiescent'}")
     return 0 if ok else 1

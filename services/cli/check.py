@@ -6,42 +6,59 @@ quiescent (see services/ops/check/quiescence.py), which is what a check after a 
 Exit code 0 when every invariant holds, 1 on any violation or error.
 """
 
-import argparse
 import json
 import sys
-from typing import Any
+from typing import Annotated
 
 import psycopg
+import typer
 from kafka.errors import KafkaError
 
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
 from services.cli import credentials
+from services.cli.usage import examples, seconds
 from services.ops.check import run_check
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    check = subparsers.add_parser("check", help="verify invariants I1-I6 from the stores and the topics")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument(
-        "--wait",
-        type=_seconds,
-        default=0.0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS until the system is quiescent (default: check at once)",
-    )
-    check.set_defaults(func=_check)
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "check",
+        rich_help_panel=panel,
+        help="Verify invariants I1-I6 from the stores and the topics.\n\n"
+        "Reads the event stores, the provider's and the carrier's ledgers and the topics itself"
+        " (SQL and a Kafka client of its own), so it believes nothing the processes report, and"
+        " prints a table (or JSON) naming the ids behind any violation. With --wait it first waits"
+        " until the system is quiescent: every event published and consumed, no call pending, no"
+        " order in flight. Uses the running dev stack when DATABASE_URL is not set. Exit code 0"
+        " when every invariant holds, 1 on any violation or error.",
+        epilog=examples(
+            ("orders check", "check the running system at once"),
+            ("orders check --wait 60", "first wait up to a minute for it to settle"),
+            ("orders check --json > report.json", "the report for a script; progress goes to stderr"),
+        ),
+    )(_check)
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            **seconds(86_400, zero=True),
+            help="first wait up to SECONDS until the system is quiescent",
+            show_default="0: check at once",
+        ),
+    ] = 0.0,
+) -> int:
     try:
         settings = running_system(Settings.from_env())
-        say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-        report = run_check(settings, args.wait, say)
+        say = (lambda line: print(line, file=sys.stderr)) if as_json else print
+        report = run_check(settings, wait, say)
     except (SettingsError, psycopg.Error, KafkaError, ValueError) as error:
         print(f"orders check: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    print(json.dumps(report.to_json(), indent=2) if as_json else report.table())
     return 0 if report.ok else 1
 
 
@@ -62,13 +79,3 @@ def running_system(settings: Settings) -> Settings:
     return credentials.with_stack_keys(
         settings.replace(database_url=info.database_url, kafka_bootstrap_servers=info.kafka_bootstrap_servers)
     )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86_400:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
-    return value

@@ -1,6 +1,6 @@
 """`orders dev up|down|status`: the embedded PostgreSQL and broker for local work and tests."""
 
-import argparse
+import functools
 import json
 import os
 import sys
@@ -9,56 +9,105 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ParamSpec
+
+import typer
 
 from infrastructure.devstack import DevStack, DevStackError, StackInfo, StackStatus
 from infrastructure.settings import Settings
+from services.cli.usage import examples
 
-Handler = Callable[[argparse.Namespace], int]
+P = ParamSpec("P")
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    dev = subparsers.add_parser("dev", help="run PostgreSQL and a Kafka-protocol broker locally")
-    dev.add_argument("--root", type=Path, help="state directory (default: $ORDERS_DEVSTACK_DIR or .devstack)")
-    actions = dev.add_subparsers(title="actions", metavar="ACTION", required=True)
-    actions.add_parser("up", help="start the stack, or report the running one").set_defaults(
-        func=reporting_errors(_up)
+def register(app: typer.Typer, panel: str) -> None:
+    dev = typer.Typer(
+        help="An embedded PostgreSQL and Kafka-protocol broker: the dev stack.\n\n"
+        "Both come from wheels (no Docker, nothing to install) and keep their state in --root,"
+        " $ORDERS_DEVSTACK_DIR or .devstack. `up` writes an env file there (.devstack/env): the"
+        " servers' addresses and the stack's own random API keys and webhook secret, kept until"
+        " `down --purge`. `source` it to point a shell, and the commands run from it, at the stack.",
+        epilog=examples(
+            ("orders dev up", "start the stack, or report the running one"),
+            ("source .devstack/env", "then use it from this shell"),
+            ("orders dev status --json", "each server's pid, address and state, as JSON"),
+            ("orders dev down --purge", "stop it and delete its state"),
+        ),
+        no_args_is_help=True,
     )
-    down = actions.add_parser("down", help="stop the stack, keeping its data")
-    down.add_argument("--purge", action="store_true", help="also delete the state directory")
-    down.set_defaults(func=reporting_errors(_down))
-    status = actions.add_parser("status", help="show each server's pid, address and state")
-    status.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    status.set_defaults(func=reporting_errors(_status))
+    dev.callback()(_root_option)
+    dev.command(
+        "up",
+        help="Start the stack, or report the running one.\n\nIdempotent: a server already running is"
+        " reused, and pids a crash left behind are cleaned up. Prints DATABASE_URL and"
+        " KAFKA_BOOTSTRAP_SERVERS and writes them, with the stack's keys, to its env file.",
+        epilog=examples(
+            ("orders dev up", "start the stack in .devstack"),
+            ("orders dev --root /tmp/stack up", "a stack of its own elsewhere"),
+        ),
+    )(reporting_errors(_up))
+    dev.command(
+        "down",
+        help="Stop the stack, keeping its data (all of it with --purge).",
+        epilog=examples(
+            ("orders dev down", "stop both servers; `up` starts them again with the same data"),
+            ("orders dev down --purge", "stop them and delete the state directory, keys included"),
+        ),
+    )(reporting_errors(_down))
+    dev.command(
+        "status",
+        help="Show each server's pid, address and state.",
+        epilog=examples(
+            ("orders dev status", "a table, and how to use or start the stack"),
+            ("orders dev status --json", "the same for a script"),
+        ),
+    )(reporting_errors(_status))
+    app.add_typer(dev, name="dev", rich_help_panel=panel)
 
 
-def _up(args: argparse.Namespace) -> int:
-    info = DevStack(_root(args), step=timed).up()
+def _root_option(
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="state directory", show_default="$ORDERS_DEVSTACK_DIR or .devstack"),
+    ] = None,
+) -> None:
+    ctx.obj = root
+
+
+def _up(ctx: typer.Context) -> int:
+    info = DevStack(_root(ctx), step=timed).up()
     _print_info(info)
     return 0
 
 
-def _down(args: argparse.Namespace) -> int:
-    stack = DevStack(_root(args), step=timed)
-    was_running = stack.down(purge=args.purge)
+def _down(
+    ctx: typer.Context,
+    purge: Annotated[bool, typer.Option("--purge", help="also delete the state directory")] = False,
+) -> int:
+    stack = DevStack(_root(ctx), step=timed)
+    was_running = stack.down(purge=purge)
     print("dev stack stopped" if was_running else "dev stack was not running")
-    if args.purge:
+    if purge:
         print(f"deleted {stack.root}")
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
-    status = DevStack(_root(args)).status()
-    if args.json:
+def _status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> int:
+    status = DevStack(_root(ctx)).status()
+    if as_json:
         print(json.dumps(_status_document(status), indent=2))
     else:
         _print_status(status)
     return 0
 
 
-def _root(args: argparse.Namespace) -> Path:
+def _root(ctx: typer.Context) -> Path:
     """--root, else the settings' (read only once a command runs: help needs none)."""
-    root: Path = args.root or Settings.from_env().devstack_dir
+    root: Path = ctx.obj or Settings.from_env().devstack_dir
     return root
 
 
@@ -105,12 +154,13 @@ def timed(label: str) -> Iterator[None]:
     print(f"done in {time.monotonic() - started:.1f}s", flush=True)
 
 
-def reporting_errors(handler: Handler) -> Handler:
+def reporting_errors(command: Callable[P, int]) -> Callable[P, int]:
     """Turn the failures a user can act on into one line on stderr and exit code 1."""
 
-    def run(args: argparse.Namespace) -> int:
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
         try:
-            return handler(args)
+            return command(*args, **kwargs)
         except DevStackError as error:
             log = f" (see {error.log_file})" if error.log_file else ""
             print(f"orders dev: error: {error}{log}", file=sys.stderr)

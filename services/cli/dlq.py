@@ -10,9 +10,10 @@ dead letter to its consumer again, or makes a parked call due again from its fir
 `discard` closes a dead letter for good.
 """
 
-import argparse
 import sys
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from infrastructure.deadlines import PostgresDeadlineStore
 from projections import dlq
@@ -22,32 +23,69 @@ from projections.tables import ensure
 from services.bootstrap import System, build
 from services.cli import dead_letters
 from services.cli.projections import reporting, settings_for
+from services.cli.usage import examples, one_of
 from services.saga import OrderSaga
 
 CONSUMERS = [*sorted(PROJECTIONS), dead_letters.CONSUMER]
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    dead = subparsers.add_parser("dlq", help="dead letters of the projections and the saga, and parked calls")
-    actions = dead.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="open dead letters, oldest first, then parked calls")
-    listing.add_argument("--projection", choices=CONSUMERS, help="only this consumer's dead letters")
-    listing.add_argument("--all", action="store_true", help="include retried and discarded ones")
-    listing.set_defaults(func=reporting("dlq", _list))
-    retry = actions.add_parser("retry", help="hand a dead letter over again (#N), or ask a parked call again")
-    retry.add_argument("id", help="a dead letter's number, or a parked call's id")
-    retry.set_defaults(func=reporting("dlq", _retry))
-    discard = actions.add_parser("discard", help="skip a dead letter, then apply the events parked behind it")
-    discard.add_argument("id", type=int)
-    discard.set_defaults(func=reporting("dlq", _discard))
+def register(app: typer.Typer, panel: str) -> None:
+    dead = typer.Typer(
+        help="Dead letters of the projections and the saga, and parked calls.\n\n"
+        "What the system set aside because it could not be done. A projection's dead letter is an"
+        " event it could not apply (its aggregate's later events wait behind it); the saga's is a"
+        " record it could not act on; a parked call is a request the payment provider or the"
+        " carrier refused for good. Dead letters have numbers (#12), a parked call is named by its"
+        " call id. Needs DATABASE_URL.",
+        epilog=examples(
+            ("orders dlq list", "everything open, oldest first"),
+            ("orders dlq retry '#12'", "hand dead letter 12 to its consumer again"),
+            ("orders dlq discard 12", "close it for good"),
+        ),
+        no_args_is_help=True,
+    )
+    dead.command(
+        "list",
+        help="List the open dead letters, oldest first, then the parked calls.",
+        epilog=examples(
+            ("orders dlq list", "open dead letters and parked calls"),
+            ("orders dlq list --projection stock", "only the stock projection's dead letters"),
+            ("orders dlq list --all", "retried and discarded ones too"),
+        ),
+    )(reporting("dlq", _list))
+    dead.command(
+        "retry",
+        help="Hand a dead letter (#N) to its consumer again, or ask a parked call again.\n\n"
+        "A projection applies its dead letter again, and the events parked behind it; the saga"
+        " handles its own again. Either way a letter that still fails stays open (exit code 1). A"
+        " parked call becomes due again from its first attempt, and the gateway asks it at once.",
+        epilog=examples(
+            ("orders dlq retry '#12'", "dead letter 12 (the # is optional; quote it in a shell)"),
+            ("orders dlq retry 12", "the same"),
+            ("orders dlq retry CALL_ID", "a parked call, by the id `orders dlq list` shows"),
+        ),
+    )(reporting("dlq", _retry))
+    dead.command(
+        "discard",
+        help="Skip a dead letter for good, then apply the events parked behind it.",
+        epilog=examples(
+            ("orders dlq discard 12", "close dead letter 12; its aggregate's later events go on")
+        ),
+    )(reporting("dlq", _discard))
+    app.add_typer(dead, name="dlq", rich_help_panel=panel)
 
 
-def _list(args: argparse.Namespace) -> int:
+def _list(
+    projection: Annotated[
+        str | None, typer.Option(**one_of(CONSUMERS, "only this consumer's dead letters"))
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="include retried and discarded ones")] = False,
+) -> int:
     settings = settings_for()
-    entries = dlq.listed(settings, args.projection, args.all)
-    parked = [] if args.projection else _parked_calls(settings)
+    entries = dlq.listed(settings, projection, everything)
+    parked = [] if projection else _parked_calls(settings)
     if not entries and not parked:
-        print("no dead letters" if args.all else "no open dead letters, no parked calls")
+        print("no dead letters" if everything else "no open dead letters, no parked calls")
     for entry in entries:
         letter = entry.letter
         version = letter.version if letter.version is not None else "?"
@@ -62,11 +100,15 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry(args: argparse.Namespace) -> int:
+def _retry(
+    which: Annotated[
+        str, typer.Argument(metavar="ID", help="a dead letter's number (#N or N), or a parked call's id")
+    ],
+) -> int:
     settings = settings_for()
-    if not args.id.lstrip("#").isdigit():
-        return _unpark(settings, args.id)
-    letter_id = int(args.id.lstrip("#"))
+    if not which.lstrip("#").isdigit():
+        return _unpark(settings, which)
+    letter_id = int(which.lstrip("#"))
     ensure(settings)
     letter = dlq.letter(settings, letter_id)
     if letter.projection != dead_letters.CONSUMER:
@@ -85,8 +127,8 @@ def _retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def _discard(args: argparse.Namespace) -> int:
-    return _report(dlq.discard(settings_for(), args.id), "discarded")
+def _discard(number: Annotated[int, typer.Argument(metavar="N", help="the dead letter's number")]) -> int:
+    return _report(dlq.discard(settings_for(), number), "discarded")
 
 
 def _unpark(settings: Any, call_id: str) -> int:

@@ -8,31 +8,45 @@ declined or fails at its next call to the provider or the carrier. Forgetting tw
 harmless: the second time there is nothing left to forget (exit code 0 either way).
 """
 
-import argparse
 import sys
-from typing import Any
+from typing import Annotated
 
 import psycopg
+import typer
 
 from domain.privacy import owner_of
 from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import build
 from services.cli import credentials
+from services.cli.usage import examples
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    forget = subparsers.add_parser("forget", help="erase a customer's personal data (crypto-shredding)")
-    forget.add_argument(
-        "customer_id", metavar="CUSTOMER_ID", help="the customer_id the orders were placed with"
-    )
-    forget.add_argument(
-        "--tenant", default="", help="the tenant (API client) the customer ordered through (default: none)"
-    )
-    forget.set_defaults(func=_forget)
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "forget",
+        rich_help_panel=panel,
+        help="Erase a customer's personal data for good (crypto-shredding).\n\n"
+        "Deletes the key the customer's addresses and card tokens are sealed under, so no copy"
+        " of them (event store, call tables, backups) can be read again. The orders, their events,"
+        " the topics and the read models stay, and replay keeps working; an order of theirs still"
+        " in flight is declined or fails at its next call. Forgetting twice is harmless (exit code"
+        " 0 either way). Needs DATABASE_URL; uses the dev stack's keys when it is its database.",
+        epilog=examples(
+            ("orders forget c-1", "the customer c-1, who ordered with no tenant"),
+            ("orders forget c-1 --tenant acme", "the customer c-1 of the tenant acme"),
+        ),
+    )(_forget)
 
 
-def _forget(args: argparse.Namespace) -> int:
-    owner = owner_of(args.tenant, args.customer_id)
+def _forget(
+    customer_id: Annotated[
+        str, typer.Argument(metavar="CUSTOMER_ID", help="the customer_id the orders were placed with")
+    ],
+    tenant: Annotated[
+        str, typer.Option(help="the tenant (API client) the customer ordered through", show_default="none")
+    ] = "",
+) -> int:
+    owner = owner_of(tenant, customer_id)
     try:
         settings = credentials.with_stack_keys(Settings.from_env())
         if not settings.database_url:

@@ -8,37 +8,46 @@ their lease has passed. A NOTIFY from the transaction that stores a call wakes a
 once; polling catches calls that come due after a backoff. Ctrl-C or SIGTERM stops it.
 """
 
-import argparse
 import logging
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from infrastructure.relay.wakeup import Wakeup
 from infrastructure.settings import Settings
 from services.bootstrap import build, edges
 from services.cli import dev
+from services.cli.usage import examples
 from services.gateway import GatewayOptions
 
 log = logging.getLogger(__name__)
+WORKERS = GatewayOptions().workers
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    gateway = subparsers.add_parser(
-        "gateway", help="perform the calls to the payment provider and the carrier"
-    )
-    defaults = GatewayOptions()
-    gateway.add_argument(
-        "--workers",
-        type=int,
-        default=defaults.workers,
-        help=f"calls in flight at once, per context (default: {defaults.workers})",
-    )
-    gateway.set_defaults(func=dev.reporting_errors(_gateway))
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "gateway",
+        rich_help_panel=panel,
+        help="Make the calls to the payment provider and the carrier.\n\n"
+        "The calls that commands recorded: per context that calls an outside party, a pool makes"
+        " up to --workers of them at once, one attempt per claim, and records each answer as a"
+        " command. Any number of gateways may"
+        " run: a call is claimed with FOR UPDATE SKIP LOCKED and a lease, so two never ask it at"
+        " once, and a dead one's calls are taken over once their lease has passed. Needs"
+        " DATABASE_URL. Ctrl-C or SIGTERM stops it.",
+        epilog=examples(
+            ("orders gateway", f"{WORKERS} calls at once per context"),
+            ("orders gateway --workers 64", "more, for a slow provider"),
+        ),
+    )(dev.reporting_errors(_gateway))
 
 
-def _gateway(args: argparse.Namespace) -> int:
+def _gateway(
+    workers: Annotated[int, typer.Option(min=1, help="calls in flight at once, per context")] = WORKERS,
+) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO logs every request
     settings = Settings.from_env()
@@ -48,11 +57,11 @@ def _gateway(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    run(settings, stop, args.workers)
+    run(settings, stop, workers)
     return 0
 
 
-def run(settings: Settings, stop: threading.Event, workers: int = GatewayOptions().workers) -> None:
+def run(settings: Settings, stop: threading.Event, workers: int = WORKERS) -> None:
     """Perform calls until `stop` is set. An attempt's lease outlasts its timeout, so a call is
     never claimed by a second worker while the first may still get its answer."""
     options = GatewayOptions(

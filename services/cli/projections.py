@@ -1,19 +1,17 @@
-"""`orders projector NAME` and `orders projections rebuild|status`.
+"""`orders projections rebuild|status`: a projection built again and swapped in, or the state of all.
 
-The projector runs one projection until Ctrl-C; run more of them with the same name to
-share the topics' partitions. Rebuilding from the event store builds the four context
-applications (the command line is an entry point, so it may) to read their notification logs.
+Rebuilding from the event store builds the context applications (the command line is an
+entry point, so it may) to read their notification logs. `reporting` and `settings_for`
+serve `orders projector` and `orders dlq` too.
 """
 
-import argparse
-import logging
-import signal
+import functools
 import sys
-import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Literal, ParamSpec
 
 import psycopg
+import typer
 from kafka.errors import KafkaError
 
 from infrastructure.database import connect
@@ -23,55 +21,69 @@ from projections.checksum import checksum
 from projections.errors import ProjectionError
 from projections.positions import parked_by_aggregate
 from projections.rebuild import Outcome, rebuild_from_events, rebuild_from_kafka
-from projections.runner import Projector
 from projections.stats import read
 from projections.tables import ensure
 from services.bootstrap import build
+from services.cli import terminal
+from services.cli.usage import examples, one_of
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    projector = subparsers.add_parser("projector", help="keep one projection up to date from Kafka")
-    projector.add_argument("name", choices=sorted(PROJECTIONS))
-    projector.set_defaults(func=reporting("projector", _projector))
-
-    projections = subparsers.add_parser("projections", help="rebuild projections or show their state")
-    actions = projections.add_subparsers(title="actions", metavar="ACTION", required=True)
-    rebuild = actions.add_parser("rebuild", help="build a projection again and swap it in for the live one")
-    rebuild.add_argument("name", choices=sorted(PROJECTIONS))
-    rebuild.add_argument("--from", dest="source", choices=("kafka", "events"), required=True)
-    rebuild.set_defaults(func=reporting("projections", _rebuild))
-    status = actions.add_parser("status", help="counters and checksum of every projection")
-    status.set_defaults(func=reporting("projections", _status))
+P = ParamSpec("P")
 
 
-def _projector(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    projector = Projector(settings_for(kafka=True), projection_named(args.name))
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    print(f"projector {args.name}: reading {', '.join(projector.topics)} as {projector.group}; Ctrl-C stops")
-    projector.run(stop)
-    print(f"projector {args.name} stopped: {projector.counts}")
-    return 0
+def register(app: typer.Typer, panel: str) -> None:
+    projections = typer.Typer(
+        help="Rebuild a projection (a read model), or show the state of all.",
+        epilog=examples(
+            ("orders projections status", "counters, checksums and parked aggregates"),
+            ("orders projections rebuild stock --from events", "build the stock read model again"),
+        ),
+        no_args_is_help=True,
+    )
+    projections.command(
+        "rebuild",
+        help="Build a projection again beside the live one and swap it in at commit.\n\n"
+        "In one transaction: take the projection's lock (its live projectors pause), build new"
+        " tables from every record of its topics from offset 0 (--from kafka) or from every"
+        " stored event (--from events), and swap them in for the live ones. Readers read the old"
+        " model until the commit and the new one after, never an error nor a wait; both sources"
+        " give the same checksum. Needs DATABASE_URL, and KAFKA_BOOTSTRAP_SERVERS --from kafka.",
+        epilog=examples(
+            ("orders projections rebuild stock --from kafka", "from the topics"),
+            ("orders projections rebuild order_summary --from events", "from the event store"),
+        ),
+    )(reporting("projections", _rebuild))
+    projections.command(
+        "status",
+        help="Show each projection's counters and checksum, and what is parked.\n\n"
+        "The counters are totals since the last rebuild; the lines below the table are the"
+        " aggregates whose events wait right now, behind a missing version or a dead letter.",
+        epilog=examples(("orders projections status", "one row per projection")),
+    )(reporting("projections", _status))
+    app.add_typer(projections, name="projections", rich_help_panel=panel)
 
 
-def _rebuild(args: argparse.Namespace) -> int:
-    projection = projection_named(args.name)
-    settings = settings_for(kafka=args.source == "kafka")
-    if args.source == "kafka":
-        outcome = rebuild_from_kafka(settings, projection)
-    else:
-        system = build(settings)
-        try:
-            logs = dict(system.apps)
-            outcome = rebuild_from_events(settings, projection, logs)
-        finally:
-            system.close()
-    _print_rebuilt(args.name, args.source, outcome)
+def _rebuild(
+    name: Annotated[str, typer.Argument(**one_of(PROJECTIONS, "the projection to rebuild"))],
+    source: Annotated[
+        Literal["kafka", "events"],
+        typer.Option("--from", help="the topics from offset 0, or the event store"),
+    ],
+) -> int:
+    projection = projection_named(name)
+    settings = settings_for(kafka=source == "kafka")
+    with terminal.track(f"rebuilding {name} from {source}", None, "records") as advance:
+        if source == "kafka":
+            outcome = rebuild_from_kafka(settings, projection, handled=lambda count: advance(count, None))
+        else:
+            system = build(settings)
+            try:
+                logs = dict(system.apps)
+                outcome = rebuild_from_events(
+                    settings, projection, logs, handled=lambda count: advance(count, None)
+                )
+            finally:
+                system.close()
+    _print_rebuilt(name, source, outcome)
     return 0
 
 
@@ -83,9 +95,7 @@ def _print_rebuilt(name: str, source: str, outcome: Outcome) -> None:
         print("some events wait: see `orders dlq list` and the projector's log for gaps")
 
 
-def _status(args: argparse.Namespace) -> int:
-    """Counters are totals since the last rebuild; the lines below the table are what is
-    parked right now, behind a missing version or a dead letter."""
+def _status() -> int:
     settings, waiting = settings_for(), []
     row = "{:<16} {:>9} {:>11} {:>7} {:>13}  {}"
     print(row.format("PROJECTION", "APPLIED", "DUPLICATES", "PARKED", "DEAD LETTERS", "CHECKSUM"))
@@ -108,12 +118,13 @@ def settings_for(*, kafka: bool = False) -> Settings:
     return settings
 
 
-def reporting(command: str, handler: Handler) -> Handler:
+def reporting(command: str, handler: Callable[P, int]) -> Callable[P, int]:
     """Failures an operator can act on become one line on stderr and exit code 1."""
 
-    def run(args: argparse.Namespace) -> int:
+    @functools.wraps(handler)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
         try:
-            return handler(args)
+            return handler(*args, **kwargs)
         except (ProjectionError, SettingsError, psycopg.OperationalError, KafkaError) as error:
             print(f"orders {command}: error: {error}", file=sys.stderr)
             return 1

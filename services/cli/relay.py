@@ -1,68 +1,76 @@
 """`orders relay [--context NAME ...]`: publish each context's stored events to its topic.
 
-One relay thread per context, each with its own advisory lock, so any number of relay
-processes may run: per context one publishes and the others stand by to take over. The
-relay needs only the context applications' recorders and mappers, built here (an entry
-point) and handed to the infrastructure. Ctrl-C or SIGTERM stops every relay cleanly; a
-relay that dies stops the others, so the process exits and its supervisor restarts it.
+One relay thread per context, each with its own lock (`infrastructure/leadership.py`), so
+any number of relay processes may run: per context one publishes and the others stand by
+to take over. The relay needs only the context applications' recorders and mappers, built
+here (an entry point) and handed to the infrastructure. Ctrl-C or SIGTERM stops every
+relay cleanly; a relay that dies stops the others, so the process exits and its supervisor
+restarts it.
 """
 
-import argparse
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
+import typer
 from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaError
 
 from infrastructure.relay import Relay, RelayOptions
 from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import System, build
+from services.cli.usage import examples, one_of, seconds
 from services.registry import CONTEXTS
 
 log = logging.getLogger(__name__)
+DEFAULTS = RelayOptions()
+MOST_S = 3_600  # the longest interval a relay option takes
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    relay = subparsers.add_parser("relay", help="publish stored events to Kafka, one relay per context")
-    relay.add_argument(
-        "--context",
-        dest="contexts",
-        action="append",
-        choices=CONTEXTS,
-        help="a context to relay; repeat for several (default: all of them)",
-    )
-    relay.add_argument(
-        "--report-every",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="how often to print each relay's position and lag (default: 10)",
-    )
-    defaults = RelayOptions()
-    relay.add_argument(
-        "--poll-interval",
-        type=_seconds,
-        default=defaults.poll_interval_s,
-        metavar="SECONDS",
-        help=f"read even without a NOTIFY this often (default: {defaults.poll_interval_s:g})",
-    )
-    relay.add_argument(
-        "--lease",
-        type=_seconds,
-        default=defaults.lease_s,
-        metavar="SECONDS",
-        help=f"a standby takes over from a leader silent this long (default: {defaults.lease_s:g})",
-    )
-    relay.set_defaults(func=_relay)
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "relay",
+        rich_help_panel=panel,
+        help="Publish each context's stored events to Kafka (the outbox).\n\n"
+        "One relay thread per context publishes its notification log in order, holding the"
+        " context's lock (a PostgreSQL advisory lock, or a Redis one with ORDERS_LOCK_BACKEND=redis),"
+        " so any number of relay processes may run: per context one publishes and the others stand"
+        " by, and take over from one silent for longer than --lease. A relay that dies stops the"
+        " others, so the process exits and its supervisor restarts it. Needs DATABASE_URL and"
+        " KAFKA_BOOTSTRAP_SERVERS. Ctrl-C or SIGTERM stops it.",
+        epilog=examples(
+            ("orders relay", "every context"),
+            ("orders relay --context orders --context payments", "two of them"),
+            ("orders relay --report-every 60", "print positions and lag once a minute"),
+        ),
+    )(_relay)
 
 
-def _relay(args: argparse.Namespace) -> int:
-    options = RelayOptions(poll_interval_s=args.poll_interval, lease_s=args.lease)
+def _relay(
+    contexts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context",
+            **one_of(CONTEXTS, "a context to relay; repeat for several"),
+            show_default="all of them",
+        ),
+    ] = None,
+    report_every: Annotated[
+        float,
+        typer.Option(**seconds(MOST_S), help="how often to print each relay's position and lag"),
+    ] = 10.0,
+    poll_interval: Annotated[
+        float, typer.Option(**seconds(MOST_S), help="read even without a NOTIFY this often")
+    ] = DEFAULTS.poll_interval_s,
+    lease: Annotated[
+        float, typer.Option(**seconds(MOST_S), help="a standby takes over from a leader silent this long")
+    ] = DEFAULTS.lease_s,
+) -> int:
+    options = RelayOptions(poll_interval_s=poll_interval, lease_s=lease)
     try:
         settings = _settings()
         _configure_logging()
@@ -70,7 +78,7 @@ def _relay(args: argparse.Namespace) -> int:
     except (SettingsError, psycopg.Error, PersistenceError, KafkaError) as error:
         return _failed(error)
     try:
-        relays = [_relay_for(system, settings, context, options) for context in args.contexts or CONTEXTS]
+        relays = [_relay_for(system, settings, context, options) for context in contexts or CONTEXTS]
     except ValueError as error:  # options that contradict each other, such as a short lease
         system.close()
         return _failed(error)
@@ -78,7 +86,7 @@ def _relay(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        return run(relays, stop, args.report_every)
+        return run(relays, stop, report_every)
     finally:
         system.close()
 
@@ -150,10 +158,3 @@ def _position(relay: Relay) -> str:
         lag = "unknown"
     restarts = f", started over {relay.restarts}x (the broker lost events)" if relay.restarts else ""
     return f"{relay.context} at {relay.position} lag {lag}{restarts}"
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3_600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {text}")
-    return value

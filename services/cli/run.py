@@ -11,49 +11,47 @@ period). `children` and `supervisor` are plain functions so the demo can run the
 from a thread, on ports of its own.
 """
 
-import argparse
 import functools
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated
+
+import typer
 
 from infrastructure.devstack import DevStack
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.supervisor import Supervisor
 from projections.catalog import PROJECTIONS
 from services.cli import credentials, dev
+from services.cli.usage import examples
 
 say_now = functools.partial(print, flush=True)
 URLS = {"ORDERS_API_URL": "API", "ORDERS_PSP_URL": "payment provider", "ORDERS_CARRIER_URL": "carrier"}
 WEBHOOK_PATH = "/v1/webhooks/psp"  # where the API takes the provider's webhooks
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    run = subparsers.add_parser(
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
         "run",
-        help="run the API, the relay, the gateway, the saga, every projector and the simulators;"
-        " restart any that crash",
-        description="Run the HTTP API, the relay, the gateway, the saga, one projector per projection"
-        " and the payment provider and carrier simulators as supervised child processes, restarting"
-        " a crashed one with backoff, until Ctrl-C or SIGTERM. They listen on $ORDERS_API_PORT,"
+        rich_help_panel=panel,
+        help="Run the whole system, restarting any process that crashes.\n\n"
+        "The HTTP API, the relay, the gateway, the saga, one projector per projection and both"
+        " simulators, each a supervised child process restarted with backoff when it crashes,"
+        " until Ctrl-C or SIGTERM. The API, the payment provider and the carrier listen on $ORDERS_API_PORT,"
         " $ORDERS_PSP_PORT and $ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL"
         " and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when DATABASE_URL is not"
         " set, and then adds the URLs to its env file. With DATABASE_URL it needs ORDERS_API_KEYS and"
         " ORDERS_PSP_WEBHOOK_SECRET, unless that is the dev stack's database. Each child logs to"
         " $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
-    )
-    run.add_argument(
-        "--saga-workers",
-        type=_between(1, 16),
-        default=1,
-        metavar="N",
-        help="saga processes, each reading a fixed share of the topics' partitions (default: 1;"
-        " at most $ORDERS_KAFKA_PARTITIONS)",
-    )
-    run.set_defaults(func=dev.reporting_errors(_run))
+        epilog=examples(
+            ("orders run", "on the dev stack, started if need be"),
+            ("orders run --saga-workers 4", "four saga processes, each reading a quarter of the partitions"),
+            ("orders check", "from another shell while it runs: verify its invariants"),
+        ),
+    )(dev.reporting_errors(_run))
 
 
 def children(saga_workers: int = 1) -> list[tuple[str, list[str]]]:
@@ -100,12 +98,23 @@ def addresses(settings: Settings) -> dict[str, str]:
     }
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(
+    saga_workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            metavar="N",
+            help="saga processes, each reading a fixed share of the topics' partitions"
+            " (at most $ORDERS_KAFKA_PARTITIONS)",
+        ),
+    ] = 1,
+) -> int:
     try:
         given = Settings.from_env()
-        if args.saga_workers > given.kafka_partitions:
+        if saga_workers > given.kafka_partitions:
             raise SettingsError(
-                f"--saga-workers {args.saga_workers} is more than the topics' {given.kafka_partitions}"
+                f"--saga-workers {saga_workers} is more than the topics' {given.kafka_partitions}"
                 " partitions (ORDERS_KAFKA_PARTITIONS): some saga processes would read nothing"
             )
         settings = servers(given)
@@ -113,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"orders run: error: {error}", file=sys.stderr)
         return 1
     credentials.required(settings)
-    supervised = supervisor(settings, os.environ, saga_workers=args.saga_workers)
+    supervised = supervisor(settings, os.environ, saga_workers=saga_workers)
     urls = {name: url for name, url in addresses(settings).items() if name in URLS}
     say_now(", ".join(f"{URLS[name]} {url}" for name, url in urls.items()))
     if given.database_url is None:  # on the dev stack: its env file names these URLs too
@@ -142,13 +151,3 @@ def servers(settings: Settings) -> Settings:
             " to use the dev stack)"
         )
     return credentials.with_stack_keys(settings)
-
-
-def _between(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return parse

@@ -1,13 +1,13 @@
 """`orders saga [--owner I --owners N]`: the order saga as a process. A consumer of the four
 topics drives the orders with a pool of workers, one order at a time per worker and many
 orders at once; the deadline scheduler runs beside it and fires only while it holds the
-advisory lock. N saga processes share the topics' partitions by a fixed rule: owner I reads
-the partitions p with p % N == I (`kafka.static_consumer`), so none waits on the others to
-join a group or to rebalance. Ctrl-C or SIGTERM stops both cleanly; offsets are committed
-only up to records whose commands are durable.
+saga-deadlines lock (`infrastructure/leadership.py`). N saga processes share the topics'
+partitions by a fixed rule: owner I reads the partitions p with p % N == I
+(`kafka.static_consumer`), so none waits on the others to join a group or to rebalance.
+Ctrl-C or SIGTERM stops both cleanly; offsets are committed only up to records whose
+commands are durable.
 """
 
-import argparse
 import logging
 import signal
 import sys
@@ -15,15 +15,19 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from infrastructure import kafka
 from infrastructure.concurrent_consumer import ConcurrentConsumer
-from infrastructure.deadlines import AdvisoryLeadership, PostgresDeadlineStore
+from infrastructure.deadlines import PostgresDeadlineStore
+from infrastructure.leadership import lock_for
 from infrastructure.settings import Settings
 from services.bootstrap import build
 from services.cli import dev
 from services.cli.dead_letters import SagaDeadLetters
+from services.cli.usage import examples, seconds
 from services.registry import CONTEXTS
 from services.saga import DeadlineScheduler, OrderSaga
 from services.saga.records import SagaRecords
@@ -34,36 +38,43 @@ Worker = Callable[[threading.Event], None]
 CONCURRENCY = 8  # orders handled at once: each mostly waits on PostgreSQL, not on the CPU
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    saga = subparsers.add_parser("saga", help="drive orders through the contexts, with deadlines")
-    saga.add_argument(
-        "--complete-within",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="time an order has to ship before it is failed"
-        f" (default: $ORDERS_SAGA_COMPLETE_WITHIN_S or {DEFAULT_COMPLETE_WITHIN.seconds})",
-    )
-    saga.add_argument(
-        "--owner", type=int, default=0, metavar="I", help="which share this process reads (default: 0)"
-    )
-    saga.add_argument(
-        "--owners",
-        type=int,
-        default=1,
-        metavar="N",
-        help="how many saga processes share the partitions (default: 1)",
-    )
-    saga.add_argument(
-        "--concurrency",
-        type=int,
-        default=CONCURRENCY,
-        help=f"orders handled at once, each by a thread of its own (default: {CONCURRENCY})",
-    )
-    saga.set_defaults(func=dev.reporting_errors(_saga))
+def register(app: typer.Typer, panel: str) -> None:
+    app.command(
+        "saga",
+        rich_help_panel=panel,
+        help="Drive orders through the contexts, with deadlines.\n\n"
+        "Consumes every context's topic and, for each record, sends the commands that come next"
+        " (or that undo what came before), --concurrency orders at once, each order's records in"
+        " order; offsets are committed only up to records whose commands are durable. A deadline"
+        " scheduler beside it fails the orders that did not ship in time. N saga processes share"
+        " the partitions by a fixed rule, without a consumer group to join or rebalance: owner I"
+        " reads the partitions p with p % N == I. Needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."
+        " Ctrl-C or SIGTERM stops it.",
+        epilog=examples(
+            ("orders saga", "one process reading every partition"),
+            ("orders saga --owner 0 --owners 2", "half of the partitions (run owner 1 beside it)"),
+            ("orders saga --complete-within 600", "give each order ten minutes to ship"),
+        ),
+    )(dev.reporting_errors(_saga))
 
 
-def _saga(args: argparse.Namespace) -> int:
+def _saga(
+    complete_within: Annotated[
+        float | None,
+        typer.Option(
+            **seconds(86_400),
+            help="time an order has to ship before it is failed",
+            show_default=f"$ORDERS_SAGA_COMPLETE_WITHIN_S or {DEFAULT_COMPLETE_WITHIN.seconds}",
+        ),
+    ] = None,
+    owner: Annotated[int, typer.Option(min=0, metavar="I", help="which share this process reads")] = 0,
+    owners: Annotated[
+        int, typer.Option(min=1, metavar="N", help="how many saga processes share the partitions")
+    ] = 1,
+    concurrency: Annotated[
+        int, typer.Option(min=1, metavar="N", help="orders handled at once, each by a thread of its own")
+    ] = CONCURRENCY,
+) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = Settings.from_env()
@@ -78,8 +89,8 @@ def _saga(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"saga: consuming {', '.join(settings.topic(c) for c in CONTEXTS)}", flush=True)
-    complete_within = args.complete_within or timedelta(seconds=settings.saga_complete_within_s)
-    return run(settings, stop, complete_within, args.concurrency, (args.owner, args.owners))
+    deadline = timedelta(seconds=complete_within or settings.saga_complete_within_s)
+    return run(settings, stop, deadline, concurrency, (owner, owners))
 
 
 def run(
@@ -97,7 +108,7 @@ def run(
         cleanup.callback(system.close)
         deadlines = PostgresDeadlineStore(settings)
         cleanup.callback(deadlines.close)
-        leadership = AdvisoryLeadership(settings, "saga-deadlines")
+        leadership = lock_for(settings, "saga-deadlines")
         cleanup.callback(leadership.release)
         saga = OrderSaga(system, deadlines, complete_within)
         threads = [
@@ -144,10 +155,3 @@ def _until_stopped(worker: Worker, stop: threading.Event, name: str, failed: lis
         failed.append(name)
     finally:
         stop.set()
-
-
-def _seconds(text: str) -> timedelta:
-    value = float(text)
-    if not 0 < value <= 86_400:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
-    return timedelta(seconds=value)

@@ -8,18 +8,19 @@ ORDERS_PSP_WEBHOOK_URL when that is set, signed with ORDERS_PSP_WEBHOOK_SECRET (
 stack's when DATABASE_URL is its). Ctrl-C or SIGTERM stops them.
 """
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import psycopg
+import typer
 from fastapi import FastAPI
 
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.simulators import carrier, psp, web
 from services.cli import credentials
+from services.cli.usage import examples
 
 
 @dataclass(frozen=True)
@@ -30,29 +31,41 @@ class Simulator:
     create_app: Callable[[Settings, str], FastAPI]
     port: Callable[[Settings], int]
     port_variable: str
+    about: str
     signs_webhooks: bool = False
 
-    def register(self, subparsers: "argparse._SubParsersAction[Any]") -> None:
-        parser = subparsers.add_parser(self.name, help=f"serve {self.what} over HTTP")
-        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-        parser.add_argument(
-            "--port",
-            type=_port,
-            help=f"port to listen on (default: ${self.port_variable} or {self.port(Settings())})",
-        )
-        parser.add_argument(
-            "--schema", default=self.schema, help=f"PostgreSQL schema of its records (default: {self.schema})"
-        )
-        parser.set_defaults(func=self.serve)
+    def register(self, app: typer.Typer, panel: str) -> None:
+        default_port = f"${self.port_variable} or {self.port(Settings())}"
 
-    def serve(self, args: argparse.Namespace) -> int:
+        def command(
+            host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+            port: Annotated[
+                int | None,
+                typer.Option(min=1, max=65_535, help="port to listen on", show_default=default_port),
+            ] = None,
+            schema: Annotated[str, typer.Option(help="PostgreSQL schema of its records")] = self.schema,
+        ) -> int:
+            return self.serve(host, port, schema)
+
+        app.command(
+            self.name,
+            rich_help_panel=panel,
+            help=f"Serve {self.what} over HTTP.\n\n{self.about} Its records are in PostgreSQL, in"
+            f" the schema {self.schema} by default: it needs DATABASE_URL. Ctrl-C or SIGTERM stops it.",
+            epilog=examples(
+                (f"orders {self.name}", f"on 127.0.0.1:{self.port(Settings())}"),
+                (f"orders {self.name} --port 9100 --schema {self.schema}_2", "a second one beside it"),
+            ),
+        )(command)
+
+    def serve(self, host: str, port: int | None, schema: str) -> int:
         try:
             settings = credentials.with_stack_keys(Settings.from_env())
             if not settings.database_url:
                 raise SettingsError("DATABASE_URL must be set (run `orders dev up` and source .devstack/env)")
             if self.signs_webhooks and settings.psp_webhook_url and not settings.psp_webhook_secret:
                 raise SettingsError("ORDERS_PSP_WEBHOOK_URL is set but ORDERS_PSP_WEBHOOK_SECRET is not")
-            web.serve(self.create_app(settings, args.schema), args.host, args.port or self.port(settings))
+            web.serve(self.create_app(settings, schema), host, port or self.port(settings))
         except (SettingsError, psycopg.Error, OSError) as error:
             print(f"orders {self.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
@@ -67,6 +80,10 @@ SIMULATORS = (
         psp.create_app,
         lambda s: s.psp_port,
         "ORDERS_PSP_PORT",
+        "A Stripe-like provider: authorizations, captures, voids and refunds, each answered once"
+        " per Idempotency-Key, and webhooks (each sent twice) to ORDERS_PSP_WEBHOOK_URL, signed with"
+        " ORDERS_PSP_WEBHOOK_SECRET. Test tokens such as tok_decline and tok_timeout_after_charge"
+        " make each failure reproducible.",
         signs_webhooks=True,
     ),
     Simulator(
@@ -76,16 +93,13 @@ SIMULATORS = (
         carrier.create_app,
         lambda s: s.carrier_port,
         "ORDERS_CARRIER_PORT",
+        "Books one parcel per Idempotency-Key, and cancels or hands over a booked one, never both."
+        " A destination containing FAIL is refused; the X-Sim-Behaviour header loses an answer after"
+        " the work is done.",
     ),
 )
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
+def register(app: typer.Typer, panel: str) -> None:
     for simulator in SIMULATORS:
-        simulator.register(subparsers)
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65_536:
-        raise argparse.ArgumentTypeError(f"must be a port number (1-65535), got {text!r}")
-    return int(text)
+        simulator.register(app, panel)

@@ -18,8 +18,8 @@ whichever event led here, so two passes racing each other issue the same command
 command log applies it once.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -45,9 +45,13 @@ class Situation:
     payment: Payment | None
     shipment: Shipment | None
     stock: str  # HELD, RELEASED (by this compensation) or NOTHING
+    # The state of each other context whose undo steps read it themselves (`Undo.state_of`).
+    states: Mapping[str, str] = field(default_factory=dict)
 
     def state(self, context: str) -> str:
         """The context's state for the order, as the undo table names them."""
+        if context in self.states:
+            return self.states[context]
         if context == "inventory":
             return self.stock
         if context == "payments" and self.payment is not None:
@@ -67,6 +71,11 @@ class Undo:
     needed_in: frozenset[str]  # the context's states that hold something to undo
     done_in: frozenset[str]  # the states in which it is undone
     fields: Callable[[Situation], dict[str, Any]] = lambda _: {}
+    # A context the saga does not read by name (it reads inventory, payments and fulfillment
+    # itself) says how: its state for an order, from its application and the order's id; and
+    # which of its event types may bring something to undo or show it undone (as UNDO_TRIGGERS).
+    state_of: Callable[[Any, UUID], str] | None = None
+    triggers: frozenset[str] = frozenset()
 
 
 # Each context's undo steps, the `undo` of its declaration in services/registry.py. The

@@ -60,7 +60,8 @@ class OrderSaga:
         self._handling = {command: app for app in system.contexts for command in app.handlers()}
         self.forward = system.registry.forward
         self.undo = system.registry.undo
-        self.relevant = frozenset(self.forward) | UNDO_TRIGGERS  # any other type is passed over unread
+        self.triggers = UNDO_TRIGGERS.union(*(undo.triggers for undo in self.undo))
+        self.relevant = frozenset(self.forward) | self.triggers  # any other type is passed over unread
 
     def handle(self, event: IntegrationEvent) -> None:
         """React to one event of an order. Raises `NotFoundError` for an event about an
@@ -73,7 +74,7 @@ class OrderSaga:
         if kind == "OrderPlaced":
             self._schedule_deadline(event, order)
         if order.status in STOPPED:
-            if kind in UNDO_TRIGGERS:
+            if kind in self.triggers:
                 self._compensate(order, event)
         elif not order.is_terminal:
             others = _Others(self.system, order.id)
@@ -110,7 +111,9 @@ class OrderSaga:
     def _situation(self, order: Order) -> Situation:
         """What the other contexts hold for a stopped order, read now."""
         others = _Others(self.system, order.id)
-        return Situation(order, others.payment(), others.shipment(), self._stock(order))
+        app = self.system.app
+        states = {u.context: u.state_of(app(u.context), order.id) for u in self.undo if u.state_of}
+        return Situation(order, others.payment(), others.shipment(), self._stock(order), states)
 
     def _stock(self, order: Order) -> str:
         inventory, key = self.system.inventory, str(order.id)

@@ -1,9 +1,12 @@
 """Fires the saga's deadlines: an order that has not shipped by its deadline is failed, and
 its compensation follows from the OrderFailed event like any other stop.
 
-Only the leader fires (`Leadership`, an advisory lock in PostgreSQL); standbys wait. A
-deadline fires at most one effect however often it is fired: the FailOrder it sends has an
-id derived from the deadline, and a fired deadline is marked and never due again.
+Only the leader fires (`Leadership`: across processes, the lock of
+`infrastructure/leadership.py`); standbys wait. A deadline fires at most one effect however
+often it is fired: the FailOrder it sends has an id derived from the deadline, and a fired
+deadline is marked and never due again. The mark carries the leader's fence, so a leader
+that lost the lock without knowing (paused past its lease) is refused once its successor
+has taken it, and stops its round there.
 """
 
 import logging
@@ -15,20 +18,27 @@ from typing import Protocol
 from domain.errors import RuleViolationError
 from domain.ids import caused_command_id
 from domain.orders import FailOrder, OrderStatus
-from domain.ports import Deadline, DeadlineStore
+from domain.ports import Deadline, DeadlineStore, Fence, FencedOutError
 from services.contexts.orders.service import OrdersService
 
 log = logging.getLogger(__name__)
 
 
 class Leadership(Protocol):
+    @property
+    def fence(self) -> Fence | None:
+        """What the leader's marks are fenced with; None for marks that need none."""
+        ...
+
     def hold(self) -> bool:
         """True while this process is the one that may fire; tries to become it if not."""
         ...
 
 
 class SoleLeadership:
-    """For a single process (tests, in memory): always the leader."""
+    """For a single process (tests, in memory): always the leader, with no one to fence out."""
+
+    fence: Fence | None = None
 
     def hold(self) -> bool:
         return True
@@ -59,16 +69,20 @@ class DeadlineScheduler:
             try:
                 if self.leadership.hold():
                     self.fire_due(self.clock())
+            except FencedOutError as refused:
+                log.warning("deadlines: %s; standing by", refused)
             except Exception:
                 log.exception("firing deadlines failed; trying again in %.1fs", self.interval_s)
             stop.wait(self.interval_s)
 
     def fire_due(self, now: datetime, limit: int = 100) -> int:
-        """Fire every deadline due at `now`; returns how many were due."""
+        """Fire every deadline due at `now`; returns how many were due. FencedOutError once a
+        later leader has taken over."""
+        fence = self.leadership.fence
         due = self.deadlines.due(now, limit)
         for deadline in due:
             self._fire(deadline)
-            self.deadlines.mark_fired(deadline, now)
+            self.deadlines.mark_fired(deadline, now, fence)
         return len(due)
 
     def _fire(self, deadline: Deadline) -> None:

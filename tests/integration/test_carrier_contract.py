@@ -11,8 +11,8 @@ import pytest
 from support.simulators import carrier_simulator
 
 from domain.ports import Carrier, CarrierReply, RequestRejectedError
-from infrastructure.carrier import InMemoryCarrier
-from infrastructure.gateways import HttpCarrier, RetryPolicy
+from infrastructure.gateways import RetryPolicy
+from infrastructure.gateways.carrier import HttpCarrier, InMemoryCarrier
 
 pytestmark = pytest.mark.integration
 

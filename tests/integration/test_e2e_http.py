@@ -1,4 +1,4 @@
-"""Issue 4's acceptance, end to end over HTTP against `orders run`: an order paid with a
+"""End to end over HTTP against `orders run`, as a client would see it: an order paid with a
 token whose first authorization answer is lost (tok_timeout_after_charge) and one whose
 first authorization request fails before charging (tok_error_before_charge) each complete,
 and the provider's own ledger (GET /charges) shows exactly one approved authorization and

@@ -17,7 +17,7 @@ from domain.money import Money
 from domain.payments import AuthorizePayment, PaymentStatus
 from domain.ports import ProviderReply
 from infrastructure.database import connect
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.cli import main

@@ -16,13 +16,9 @@ from domain.ports import (
     UnreachableError,
 )
 from infrastructure.devstack import free_port
-from infrastructure.gateways import (
-    GatewayRefusedError,
-    GatewayUnreachableError,
-    HttpCarrier,
-    HttpPaymentProvider,
-    RetryPolicy,
-)
+from infrastructure.gateways import GatewayRefusedError, GatewayUnreachableError, RetryPolicy
+from infrastructure.gateways.carrier import HttpCarrier
+from infrastructure.gateways.payments import HttpPaymentProvider
 from infrastructure.simulators.psp import tokens
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from domain.money import Money
 from domain.ports import ProviderReply, ProviderTimeoutError
-from infrastructure.ledger_provider import LedgerPaymentProvider
+from infrastructure.gateways.payments import LedgerPaymentProvider
 from infrastructure.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ from support.simulators import Served, psp_simulator
 
 from domain.money import Money
 from domain.payments import AuthorizePayment, PaymentStatus
-from infrastructure.gateways import HttpPaymentProvider, RetryPolicy
+from infrastructure.gateways import RetryPolicy
+from infrastructure.gateways.payments import HttpPaymentProvider
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp import tokens
 from services.bootstrap import System, build

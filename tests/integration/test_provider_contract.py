@@ -18,9 +18,12 @@ from support.simulators import psp_simulator
 
 from domain.money import Money
 from domain.ports import PaymentProvider, ProviderReply, RequestRejectedError
-from infrastructure.gateways import HttpPaymentProvider, RetryPolicy
-from infrastructure.ledger_provider import LedgerPaymentProvider
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways import RetryPolicy
+from infrastructure.gateways.payments import (
+    HttpPaymentProvider,
+    InMemoryPaymentProvider,
+    LedgerPaymentProvider,
+)
 from infrastructure.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,6 @@
 """One active relay per context: a standby takes over, and a relay that lost its lock can
-neither publish nor move the stored position (fencing)."""
+neither publish nor move the stored position (fencing). With the PostgreSQL lock, and with
+the Redis lock (those cases are skipped when no Redis answers at ORDERS_REDIS_URL)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from support.relaying import (
     CONTEXT,
     FAST,
@@ -24,7 +26,9 @@ from support.relaying import (
     wait_until_published,
 )
 
+from infrastructure.leadership import redis_key
 from infrastructure.relay import Leadership, LeadershipLostError, RelayOptions, advisory_key
+from infrastructure.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +132,58 @@ class LockThief:
 def lock_thief(world: RelayWorld) -> Iterator[LockThief]:
     with psycopg.connect(str(world.settings.database_url), autocommit=True) as conn:
         yield LockThief(world, conn)
+
+
+REDIS_URL = Settings.from_env().redis_url
+
+
+@pytest.fixture
+def redis_world(world: RelayWorld) -> Iterator[RelayWorld]:
+    """`world` with the Redis lock; skipped unless Redis answers, the schema's keys deleted after."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis at {REDIS_URL} not reachable: {error}")
+    try:
+        yield RelayWorld(world.settings.replace(lock_backend="redis", redis_url=REDIS_URL), world.system)
+    finally:
+        for key in client.scan_iter(match=redis_key(world.settings.postgres_schema, "*")):
+            client.delete(key)
+        client.close()
+
+
+def test_with_the_redis_lock_one_of_two_relays_leads_and_each_event_is_published_once(
+    redis_world: RelayWorld,
+) -> None:
+    restock(redis_world.system, skus=4, rounds=2)
+    first, second = Running(relay_for(redis_world)), Running(relay_for(redis_world))
+    with first as a, second as b:
+        wait_until_published(redis_world.settings)
+        assert [a.is_leader, b.is_leader].count(True) == 1
+        assert lock_holders(redis_world.settings) == [], "no advisory lock is held"
+
+        leader, successor = (first, b) if a.is_leader else (second, a)
+        leader.stop()
+        restock(redis_world.system, skus=6)
+        wait_until_published(redis_world.settings)
+        assert successor.is_leader
+    assert published_once(redis_world)
+    assert stored_position(redis_world.settings)[1] == 2, "the successor took the next epoch"
+
+
+def test_with_the_redis_lock_a_standby_takes_over_once_the_holders_lease_runs_out_and_refuses_its_write(
+    redis_world: RelayWorld,
+) -> None:
+    holder = Leadership(redis_world.settings, CONTEXT, "paused holder", lease_s=1.0)
+    standby = Leadership(redis_world.settings, CONTEXT, "standby", lease_s=1.0)
+    assert holder.try_acquire()
+    holder.save(3)
+    assert not standby.try_acquire(), "the holder's lease runs"
+
+    wait_for(standby.try_acquire, "the standby to take over after the lease", timeout_s=10)
+    with pytest.raises(LeadershipLostError, match="lock was taken again"):  # the fence refuses it
+        holder.save(7)
+    assert stored_position(redis_world.settings) == (3, 2)
+    assert standby.position == 3 and not holder.is_leader
+    standby.step_down()

@@ -1,21 +1,29 @@
 """Deadlines in PostgreSQL: one row per (order, kind), never due again once fired, and one
-active scheduler at a time, elected by an advisory lock."""
+active scheduler at a time, elected by an advisory lock, or by a Redis lock (those cases are
+skipped when no Redis answers at ORDERS_REDIS_URL). A scheduler that lost its lock without
+knowing cannot mark a deadline fired, and one whose Redis went away fires nothing and says so
+in one line."""
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 
 from domain.inventory import RestockSku
 from domain.money import Money
 from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
-from domain.ports import Deadline
-from infrastructure.deadlines import AdvisoryLeadership, PostgresDeadlineStore
+from domain.ports import Deadline, FencedOutError
+from infrastructure.deadlines import PostgresDeadlineStore
+from infrastructure.leadership import AdvisoryLock, lock_for, redis_key
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.saga import DeadlineScheduler, OrderSaga, Pump
@@ -83,7 +91,7 @@ def test_creating_the_table_twice_is_harmless(settings: Settings, store: Postgre
 
 
 def test_one_scheduler_leads_and_a_standby_takes_over_when_it_goes(settings: Settings) -> None:
-    leader, standby = AdvisoryLeadership(settings, "deadlines"), AdvisoryLeadership(settings, "deadlines")
+    leader, standby = AdvisoryLock(settings, "deadlines"), AdvisoryLock(settings, "deadlines")
     try:
         assert (leader.hold(), standby.hold(), leader.hold()) == (True, False, True)
         leader.release()  # as a crash would: the session ends
@@ -94,7 +102,7 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_goes(settings: Set
 
 
 def test_a_leader_whose_session_the_server_ends_loses_the_lock_to_the_standby(settings: Settings) -> None:
-    leader, standby = AdvisoryLeadership(settings, "deadlines"), AdvisoryLeadership(settings, "deadlines")
+    leader, standby = AdvisoryLock(settings, "deadlines"), AdvisoryLock(settings, "deadlines")
     try:
         assert (leader.hold(), standby.hold()) == (True, False)
         with psycopg.connect(settings.database_url or "", autocommit=True) as admin:
@@ -111,7 +119,7 @@ def test_a_leader_whose_session_the_server_ends_loses_the_lock_to_the_standby(se
 
 def test_schedulers_of_another_schema_elect_their_own_leader(settings: Settings, database_url: str) -> None:
     other = fresh_settings(database_url)
-    here, there = AdvisoryLeadership(settings, "deadlines"), AdvisoryLeadership(other, "deadlines")
+    here, there = AdvisoryLock(settings, "deadlines"), AdvisoryLock(other, "deadlines")
     try:
         assert (here.hold(), there.hold()) == (True, True)
     finally:
@@ -151,7 +159,7 @@ def test_two_running_schedulers_fail_a_late_order_once(
     )
 
     stop = threading.Event()
-    leaderships = [AdvisoryLeadership(settings, "deadlines") for _ in range(2)]
+    leaderships = [AdvisoryLock(settings, "deadlines") for _ in range(2)]
     schedulers = [DeadlineScheduler(store, system.orders, lead, interval_s=0.05) for lead in leaderships]
     threads = [threading.Thread(target=s.run, args=(stop,)) for s in schedulers]
     for thread in threads:
@@ -171,3 +179,177 @@ def test_two_running_schedulers_fail_a_late_order_once(
     topics = [event.topic for event in system.orders.recorder.select_events(order_id)]
     assert topics.count("OrderFailed.v1") == 1
     assert store.due(datetime.now(UTC) + timedelta(days=1), limit=10) == []
+
+
+REDIS_URL = Settings.from_env().redis_url
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Iterator[Settings]:
+    """`settings` with the Redis lock; skipped unless Redis answers, the schema's keys deleted after."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis at {REDIS_URL} not reachable: {error}")
+    try:
+        yield settings.replace(lock_backend="redis", redis_url=REDIS_URL)
+    finally:
+        for key in client.scan_iter(match=redis_key(settings.postgres_schema, "*")):
+            client.delete(key)
+        client.close()
+
+
+def in_an_hour() -> datetime:
+    return datetime.now(UTC) + timedelta(hours=1)
+
+
+def late_order(system: System, store: PostgresDeadlineStore) -> UUID:
+    """An order reserved, not shipped, whose deadline falls due a second from now."""
+    system.inventory.execute(RestockSku(command_id="restock", sku="SKU-1", quantity=5))
+    order_id = uuid4()
+    address = ShippingAddress(
+        name="Ada", line1="1 Main Street", city="Utrecht", postal_code="3511", country="NL"
+    )
+    system.orders.execute(
+        PlaceOrder(
+            command_id="place",
+            order_id=order_id,
+            customer_id="customer-1",
+            currency="EUR",
+            lines=(OrderLine("SKU-1", 1, Money(900, "EUR")),),
+            shipping_address=address,
+            payment_token="tok_ok",
+        )
+    )
+    saga = OrderSaga(system, store, complete_within=timedelta(seconds=1))
+    Pump(system, saga.handle).drain(
+        until=lambda: system.orders.order(order_id).status is OrderStatus.RESERVED
+    )
+    return order_id
+
+
+def failures(system: System, order_id: UUID) -> int:
+    return [event.topic for event in system.orders.recorder.select_events(order_id)].count("OrderFailed.v1")
+
+
+def test_two_running_schedulers_holding_the_redis_lock_fail_a_late_order_once(
+    redis_settings: Settings, system: System, store: PostgresDeadlineStore
+) -> None:
+    order_id = late_order(system, store)
+    stop = threading.Event()
+    locks = [lock_for(redis_settings, "deadlines") for _ in range(2)]
+    schedulers = [DeadlineScheduler(store, system.orders, lock, interval_s=0.05) for lock in locks]
+    threads = [threading.Thread(target=s.run, args=(stop,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(
+            lambda: system.orders.order(order_id).status is OrderStatus.FAILED, "the deadline to fail it"
+        )
+        time.sleep(0.3)  # let both schedulers take a few more turns: nothing may fire again
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for lock in locks:
+            lock.release()
+
+    assert failures(system, order_id) == 1
+    assert store.due(in_an_hour(), limit=10) == []
+
+
+def test_a_scheduler_paused_past_its_redis_lease_cannot_mark_and_its_successor_does(
+    redis_settings: Settings, system: System, store: PostgresDeadlineStore
+) -> None:
+    order_id = late_order(system, store)
+    paused, successor = (lock_for(redis_settings, "deadlines", lease_s=0.3) for _ in range(2))
+    try:
+        assert paused.hold()
+        wait_for(successor.hold, "the successor to take the lock once the paused one's lease ran out")
+
+        with pytest.raises(FencedOutError):  # it still has its fence, and fires with it on waking
+            DeadlineScheduler(store, system.orders, paused, clock=in_an_hour).fire_due(in_an_hour())
+        assert [d.order_id for d in store.due(in_an_hour(), limit=10)] == [order_id], "not marked"
+
+        assert DeadlineScheduler(store, system.orders, successor).fire_due(in_an_hour()) == 1
+    finally:
+        paused.release()
+        successor.release()
+    assert store.due(in_an_hour(), limit=10) == []
+    assert failures(system, order_id) == 1, "failed once, by the paused scheduler's firing"
+
+
+def test_a_scheduler_whose_redis_goes_away_fires_nothing_and_says_so_in_one_line(
+    redis_settings: Settings, system: System, store: PostgresDeadlineStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    order_id = late_order(system, store)
+    stop = threading.Event()
+    with doorway_to(REDIS_URL) as (doorway, url):
+        lock = lock_for(redis_settings.replace(redis_url=url), "deadlines")
+        scheduler = DeadlineScheduler(store, system.orders, lock, clock=in_an_hour, interval_s=0.05)
+        thread = threading.Thread(target=scheduler.run, args=(stop,))
+        try:
+            assert lock.hold()
+            doorway.shut()
+            with caplog.at_level("WARNING"):
+                thread.start()
+                time.sleep(0.5)  # ten rounds, each of which would fire the deadline if it led
+        finally:
+            stop.set()
+            thread.join()
+            lock.release()
+
+    assert system.orders.order(order_id).status is OrderStatus.RESERVED
+    assert [d.order_id for d in store.due(in_an_hour(), limit=10)] == [order_id]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "infrastructure.leadership"]
+    assert line.startswith("lost the deadlines lock: Redis: ") and f":{doorway.port}" in line, line
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+
+
+class Doorway:
+    """A TCP proxy to a server that the test can shut: then the server is gone for every
+    client that reached it through here, as if it had stopped."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.sockets = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def shut(self) -> None:
+        for sock in self.sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65_536):
+            sink.sendall(data)
+
+
+@contextmanager
+def doorway_to(url: str) -> Iterator[tuple[Doorway, str]]:
+    """A doorway to the Redis at `url`, and the URL that reaches it through the doorway."""
+    parts = urlsplit(url)
+    doorway = Doorway(parts.hostname or "127.0.0.1", parts.port or 6379)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{doorway.port}" if credentials else f"127.0.0.1:{doorway.port}"
+    try:
+        yield doorway, parts._replace(netloc=netloc).geturl()
+    finally:
+        doorway.shut()

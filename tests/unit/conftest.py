@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 
 from infrastructure.command_log import MemoryCommandRecorder
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 

@@ -7,20 +7,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid4
 
+from support.product import PRODUCT
+
 from domain.errors import UnknownShipmentError
 from domain.fulfillment import Shipment, ShipmentStatus
 from domain.inventory import RestockSku, StockItem
 from domain.money import Money
 from domain.orders import Order, OrderLine, PlaceOrder, ShippingAddress
 from domain.payments import Payment
-from infrastructure.carrier import InMemoryCarrier
 from infrastructure.contracts import IntegrationEvent
 from infrastructure.deadlines import InMemoryDeadlineStore
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.carrier import InMemoryCarrier
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.context import Registry
-from services.registry import REGISTRY
 from services.saga import OrderSaga, Pump
 
 from .scenario import unique
@@ -97,10 +98,10 @@ def make_world(
     redeliver: Callable[[Handle], Handle] = lambda handle: handle,
     provider: InMemoryPaymentProvider | None = None,
     complete_within: timedelta = timedelta(seconds=120),
-    registry: Registry = REGISTRY,
+    registry: Registry = PRODUCT,
 ) -> World:
     """`redeliver` wraps the saga's handler as the pump sees it (to duplicate, reorder...);
-    `registry`, the contexts to build (the product's by default)."""
+    `registry`, the contexts to build (the product's four by default, `tests/support/product.py`)."""
     provider = provider or InMemoryPaymentProvider()
     carrier, deadlines = InMemoryCarrier(), InMemoryDeadlineStore()
     system = build(Settings(database_url=None), provider=provider, carrier=carrier, registry=registry)

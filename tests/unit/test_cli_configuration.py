@@ -37,7 +37,7 @@ def refused(result: subprocess.CompletedProcess[str], *named: str) -> bool:
 def test_help_needs_no_settings(tmp_path: Path) -> None:
     result = orders(tmp_path, "--help", ORDERS_API_PORT="abc")
     assert (result.returncode, result.stderr) == (0, "")
-    assert "usage: orders" in result.stdout
+    assert "Usage: orders" in result.stdout
 
 
 def test_a_bad_variable_stops_a_command_in_one_line_naming_it(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from domain.inventory import ReleaseStock, ReserveStock, RestockSku, ShipStock
 from domain.money import Money
 from domain.orders import PROGRESS, AdvanceOrder, CancelOrder, OrderLine, OrderStatus, PlaceOrder
 from domain.payments import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault
 from services.application import IdempotentApplication

@@ -8,10 +8,9 @@ Checked in README.md and every docs/**/*.md:
     also where it is followed by a line (`:12`), a name (`:payment_id`, checked by
     test_doc_references.py) or a test (`::test_x`);
 (c) every `make X` names a Makefile target, and every `orders X Y` names subcommands that
-    `services.cli.build_parser()` has.
+    the command line (`services.cli.command()`) has.
 """
 
-import argparse
 import re
 import textwrap
 from collections.abc import Iterator
@@ -19,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
+from typer.core import TyperGroup
+from typer.main import get_group
 
-from services.cli import build_parser
+from services.cli import command
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -182,26 +184,18 @@ def make_target_problems(markdown: str, makefile: str) -> list[str]:
     return [word for words in _commands(markdown, "make") for word in words if word not in targets]
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
-
-
-def subcommand_problems(markdown: str, parser: argparse.ArgumentParser) -> list[str]:
-    """`orders a b` must walk the parser's subcommands as far as it has them."""
+def subcommand_problems(markdown: str, group: TyperGroup) -> list[str]:
+    """`orders a b` must walk the command line's subcommands as far as it has them."""
     problems = []
     for words in _commands(markdown, "orders"):
-        current, path = parser, ["orders"]
+        current, path = group, ["orders"]
         for word in words:
-            choices = _subcommands(current)
-            if not choices:
+            if not isinstance(current, TyperGroup):
                 break  # the rest are the command's own arguments
-            if word not in choices:
+            if word not in current.commands:
                 problems.append(f"{' '.join(path)} has no subcommand {word!r}")
                 break
-            current, path = choices[word], [*path, word]
+            current, path = current.commands[word], [*path, word]
     return problems
 
 
@@ -231,8 +225,8 @@ def test_every_make_target_named_is_in_the_makefile(doc: Path) -> None:
 
 
 @EACH_DOC
-def test_every_orders_subcommand_named_is_in_the_parser(doc: Path) -> None:
-    assert subcommand_problems(doc.read_text(), build_parser()) == []
+def test_every_orders_subcommand_named_is_in_the_command_line(doc: Path) -> None:
+    assert subcommand_problems(doc.read_text(), command()) == []
 
 
 # --- each check can fail ------------------------------------------------------------------------
@@ -290,18 +284,17 @@ def test_a_make_target_the_makefile_lacks_is_reported() -> None:
     assert make_target_problems(doc, makefile) == ["deploy", "release"]
 
 
-def test_an_orders_subcommand_the_parser_lacks_is_reported() -> None:
-    parser = argparse.ArgumentParser(prog="orders")
-    commands = parser.add_subparsers()
-    dev = commands.add_parser("dev").add_subparsers()
-    dev.add_parser("up")
-    commands.add_parser("demo").add_argument("--orders")
+def test_an_orders_subcommand_the_command_line_lacks_is_reported() -> None:
+    app, dev = typer.Typer(), typer.Typer()
+    dev.command("up")(lambda: None)
+    app.add_typer(dev, name="dev")
+    app.command("demo")(lambda orders: None)
     doc = (
         "`orders dev up`, `orders demo --orders 5`, `orders`, `orders_events`;\n"
         "`orders dev sideways`, `orders launch now`\n"
         "```\norders relay\n```\n"
     )
-    assert subcommand_problems(doc, parser) == [
+    assert subcommand_problems(doc, get_group(app)) == [
         "orders dev has no subcommand 'sideways'",
         "orders has no subcommand 'launch'",
         "orders has no subcommand 'relay'",

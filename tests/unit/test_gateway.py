@@ -19,8 +19,8 @@ from domain.money import Money
 from domain.orders import ShippingAddress
 from domain.payments import AuthorizePayment, PaymentStatus
 from domain.privacy import Sealed
-from infrastructure.carrier import InMemoryCarrier
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.carrier import InMemoryCarrier
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.gateway import Gateway, GatewayOptions

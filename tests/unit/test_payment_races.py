@@ -17,7 +17,7 @@ from domain.errors import PaymentStateError
 from domain.money import Money
 from domain.payments import AuthorizePayment, CapturePayment, PaymentStatus, VoidPayment
 from domain.ports import ProviderReply
-from infrastructure.payment_provider import InMemoryPaymentProvider
+from infrastructure.gateways.payments import InMemoryPaymentProvider
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.saga.pump import AT_ONCE

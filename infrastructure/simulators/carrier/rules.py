@@ -5,8 +5,8 @@ happen to a booked parcel.
     booked -- hand over --> handed_over  then: hand over again -> handed_over, cancel -> 409
 
 A pure function of the parcel's state, shared by the simulator (`parcels.py`, which decides
-under a row lock on the parcel) and the in-process fake (`infrastructure/carrier.py`), so
-both refuse the same requests the same way.
+under a row lock on the parcel) and the in-process fake
+(`infrastructure/gateways/carrier/memory.py`), so both refuse the same requests the same way.
 """
 
 from dataclasses import dataclass

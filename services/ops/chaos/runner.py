@@ -19,7 +19,7 @@ from services.bootstrap import build
 from services.ops.chaos.nemesis import Nemesis, Targets
 from services.ops.chaos.workload import run_workload
 from services.ops.check import Finding, Report, events_tables, run_check, store
-from services.ops.demo.runner import ending, wait_until_ready
+from services.ops.demo.runner import Advance, Track, ending, wait_until_ready
 from services.ops.demo.scenario import Customers
 from services.ops.demo.submitter import Submitter
 
@@ -42,6 +42,7 @@ def run_chaos(
     targets: Targets,
     api: httpx.Client,
     plan: Plan,
+    track: Track,
     say: Callable[[str], None] = print,
 ) -> bool:
     """True when every invariant holds after the faults."""
@@ -56,17 +57,18 @@ def run_chaos(
         customers.restock(SKUS, STOCK_PER_SKU)
         stop = threading.Event()
         chaos = threading.Thread(target=nemesis.run, args=(stop,), name="nemesis")
-        timer = threading.Timer(plan.duration_s, stop.set)
-        chaos.start()
-        timer.start()
-        try:
-            placed = run_workload(
-                customers, SKUS, random.Random(rng.random()), plan.rate, plan.workers, stop, say
-            )
-        finally:
-            stop.set()
-            timer.cancel()
-            chaos.join()
+        with track("faults", plan.duration_s, "s") as advance:
+            clock = threading.Thread(target=_count_down, args=(plan.duration_s, stop, advance), name="clock")
+            chaos.start()
+            clock.start()
+            try:
+                placed = run_workload(
+                    customers, SKUS, random.Random(rng.random()), plan.rate, plan.workers, stop, say
+                )
+            finally:
+                stop.set()
+                clock.join()
+                chaos.join()
         faults = nemesis.injected.total()
         say(f"healed after {time.monotonic() - started:.0f}s: {placed} orders placed, {faults} faults")
         say("waiting until every order is finished, published and projected")
@@ -75,6 +77,16 @@ def run_chaos(
     report = dataclasses.replace(report, findings=findings)
     say(summary(plan, endings(settings, customers), nemesis, submitter, report))
     return report.ok and report.quiescent
+
+
+def _count_down(duration_s: float, stop: threading.Event, advance: Advance) -> None:
+    """Set `stop` once `duration_s` has passed, showing the seconds gone by each second."""
+    started = time.monotonic()
+    while not stop.wait(max(0.0, min(1.0, started + duration_s - time.monotonic()))):
+        gone = time.monotonic() - started
+        advance(min(gone, duration_s), None)
+        if gone >= duration_s:
+            stop.set()
 
 
 def one_order_per_key(settings: Settings, customers: Customers) -> Finding:

@@ -15,7 +15,7 @@ from psycopg import Connection, sql
 from domain.orders import Order
 
 TERMINAL_TOPICS = [Order.Completed.TOPIC, Order.Cancelled.TOPIC, Order.Failed.TOPIC]
-PROVIDER_LEDGER = "psp.operations"  # infrastructure/ledger_provider.py, the provider's own records
+PROVIDER_LEDGER = "psp.operations"  # infrastructure/gateways/payments/ledger.py, the provider's own records
 CARRIER_LEDGER = "carrier.shipments"  # infrastructure/simulators/carrier/, the carrier's own records
 
 

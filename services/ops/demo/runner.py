@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -27,6 +27,15 @@ STOCK_PER_SKU = 120  # less than 200 orders want: some run out of stock
 QUIESCENCE_TIMEOUT_S = 90.0
 READY_TIMEOUT_S = 60.0
 
+# How far a long step got, and now and then a line for a log to show (None in between).
+Advance = Callable[[float, str | None], None]
+
+
+class Track(Protocol):
+    """Shows a long step's progress: a bar on a terminal, else the lines its `Advance` is given."""
+
+    def __call__(self, what: str, total: float | None, unit: str = "") -> AbstractContextManager[Advance]: ...
+
 
 def run_demo(
     settings: Settings,
@@ -35,6 +44,7 @@ def run_demo(
     orders: int,
     seed: int,
     workers: int,
+    track: Track,
     say: Callable[[str], None] = print,
 ) -> bool:
     """Run the scenario against `api` while `processes` runs the system on `settings`; True
@@ -51,10 +61,12 @@ def run_demo(
             say(f"{orders} orders, {len(SKUS)} SKUs, {workers} customers at once, every POST sent twice")
             customers.restock(SKUS, STOCK_PER_SKU)
             actions = schedule(plans, rng)
-            with ThreadPoolExecutor(workers) as pool:
+            sending = track("placements and cancellations", len(actions), "sent")
+            with ThreadPoolExecutor(workers) as pool, sending as advance:
                 for done, _ in enumerate(pool.map(customers.act, actions), start=1):
-                    if done % 50 == 0 or done == len(actions):
-                        say(f"  {done}/{len(actions)} placements and cancellations sent ({_since(started)})")
+                    due = done % 50 == 0 or done == len(actions)
+                    line = f"  {done}/{len(actions)} placements and cancellations sent ({_since(started)})"
+                    advance(done, line if due else None)
             say("waiting until every order is finished, published and projected")
             report = run_check(settings, QUIESCENCE_TIMEOUT_S, say)
         if not report.quiescent:  # redelivery would do the unfinished work, not show idempotence
