@@ -39,6 +39,7 @@ from services.cli import (
     dlq,
     forget,
     gateway,
+    new_context,
     projections,
     projector,
     relay,
@@ -59,6 +60,7 @@ PANELS: dict[str, tuple[CommandModule, ...]] = {
     "Run the system": (run, demo, chaos),
     "Single processes": (api, relay, gateway, saga, projector, simulators),
     "Operator tools": (check, projections, dlq, forget),
+    "Extend it": (new_context,),
 }
 
 HELP = (
