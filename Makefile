@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock demo chaos test test-unit test-integration lint bench bench-e2e clean
+.PHONY: install lock demo chaos test test-unit test-integration lint bench bench-e2e up down clean
 
 install: $(STAMP)
 
@@ -56,6 +56,14 @@ bench: install
 
 bench-e2e: install
 	$(BIN)/python -m bench.e2e $(ARGS)
+
+# The whole system in Docker (docker-compose.yml): PostgreSQL, Kafka, every process of
+# `orders run`, Prometheus and Grafana. Not needed for anything above.
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
 
 clean:
 	-[ -x $(BIN)/orders ] && $(BIN)/orders dev down --purge

@@ -27,9 +27,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from infrastructure.consuming import Delivery, Incarnations
+from infrastructure.consuming import ConsumerLag, Delivery, Incarnations
 from infrastructure.faults.crash_points import crash_point
 from infrastructure.lanes import Lanes
+from infrastructure.metrics import METRICS, Metrics
 from infrastructure.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,10 @@ class ConcurrentConsumer(Generic[T]):
         workers: int = 8,
         max_in_flight: int = 2_000,
         commit_every_s: float = 0.2,
+        group: str = "",
+        metrics: Metrics = METRICS,
     ) -> None:
+        """`group` labels the lag it reports, as for `ConsumerLoop`; none without it."""
         self.consumer = consumer
         self.route = route
         self.name = name
@@ -59,6 +63,7 @@ class ConcurrentConsumer(Generic[T]):
             lambda item: handle(item[3]), self._done, workers, name
         )
         self.incarnations = Incarnations(consumer)
+        self.lag = ConsumerLag(consumer, group, metrics) if group else None
         self._paused = False
 
     def run(self, stop: threading.Event) -> None:
@@ -77,6 +82,8 @@ class ConcurrentConsumer(Generic[T]):
                 if time.monotonic() - last_commit >= self.commit_every_s:
                     self.commit()
                     last_commit = time.monotonic()
+                if self.lag is not None:
+                    self.lag.measure_if_due()
         finally:
             self.lanes.stop()
             self.commit()
@@ -95,10 +102,14 @@ class ConcurrentConsumer(Generic[T]):
             return
         with self._lock:
             self.progress.committed(offsets)
+        if self.lag is not None:
+            self.lag.committed(offsets)
 
     def _renewed(self) -> set[str]:
         """Topics re-created since the last poll: their partitions start over from 0."""
         renewed = self.incarnations.renewed()
+        if renewed and self.lag is not None:
+            self.lag.forget(renewed)
         if renewed:
             with self._lock:
                 self.progress.forget(tp for tp in self.consumer.assignment() if tp.topic in renewed)

@@ -17,7 +17,8 @@ watches each topic's id (`Incarnations`) and reads a re-created topic from its b
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -28,8 +29,11 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from infrastructure.contracts import IntegrationEvent
+from infrastructure.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)
+LAG_EVERY_S = 5.0  # how often a consumer measures its lag (one ListOffsets request)
+LAG_TIMEOUT_MS = 2_000  # the longest the consume loop waits for one measurement
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,56 @@ class Incarnations:
         return renewed
 
 
+class ConsumerLag:
+    """The lag of this consumer's share of its group, for the metrics: over the partitions
+    assigned to it, the end offsets less the group's committed offsets, summed. Measured in
+    the consume loop (the consumer is not shared between threads) at most every `every_s`:
+    one ListOffsets request, and a fetch of the committed offset only for a partition this
+    consumer has not committed since it was assigned (one never committed counts from its
+    beginning). What it commits itself, it is told (`committed`). A failed measurement keeps
+    the last value."""
+
+    def __init__(
+        self, consumer: KafkaConsumer, group: str, metrics: Metrics = METRICS, every_s: float = LAG_EVERY_S
+    ) -> None:
+        self.consumer = consumer
+        self.every_s = every_s
+        self.gauge = metrics.consumer_lag.labels(group=group)
+        self._committed: dict[TopicPartition, int] = {}
+        self._due = 0.0
+
+    def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self._committed.update(offsets)
+
+    def forget(self, topics: Collection[str]) -> None:
+        """Topics re-created: what was committed on them belongs to the topics that are gone."""
+        self._committed = {tp: o for tp, o in self._committed.items() if tp.topic not in topics}
+
+    def measure_if_due(self) -> None:
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + self.every_s
+        try:
+            self.gauge.set(self.measure())
+        except Exception as error:  # the broker away, or a client without these calls (a test's fake)
+            log.debug("measuring the consumer lag failed: %r", error)
+
+    def measure(self) -> int:
+        partitions = set(self.consumer.assignment())
+        self._committed = {tp: o for tp, o in self._committed.items() if tp in partitions}
+        for tp in [tp for tp in partitions if tp not in self._committed]:
+            offset = self.consumer.committed(tp, timeout_ms=LAG_TIMEOUT_MS)
+            if offset is not None:
+                self._committed[tp] = offset
+        never = [tp for tp in partitions if tp not in self._committed]
+        if never:
+            self._committed.update(self.consumer.beginning_offsets(never, timeout_ms=LAG_TIMEOUT_MS))
+        if not partitions:
+            return 0
+        ends = self.consumer.end_offsets(list(partitions), timeout_ms=LAG_TIMEOUT_MS)
+        return sum(max(0, ends[tp] - self._committed[tp]) for tp in partitions)
+
+
 def _topic_id(consumer: KafkaConsumer, topic: str) -> UUID | None:
     """From the consumer's own metadata, refreshed on every reconnect. kafka-python has no
     public accessor; without topic ids (an old broker or client) the check does nothing."""
@@ -96,14 +150,23 @@ def _topic_id(consumer: KafkaConsumer, topic: str) -> UUID | None:
 
 class ConsumerLoop:
     def __init__(
-        self, consumer: KafkaConsumer, handle: BatchHandler, name: str, retry_backoff_s: float = 1.0
+        self,
+        consumer: KafkaConsumer,
+        handle: BatchHandler,
+        name: str,
+        retry_backoff_s: float = 1.0,
+        group: str = "",
+        metrics: Metrics = METRICS,
     ) -> None:
+        """`group` labels the lag it reports (`ConsumerLag`): its group without the topic
+        prefix, which differs per test and per demo run; no lag is measured without one."""
         self.consumer = consumer
         self.handle = handle
         self.name = name
         self.retry_backoff_s = retry_backoff_s
         self.batches_committed = 0
         self.incarnations = Incarnations(consumer)
+        self.lag = ConsumerLag(consumer, group, metrics) if group else None
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; the consumer is closed on the way out."""
@@ -117,6 +180,9 @@ class ConsumerLoop:
         """One poll-handle-commit round; returns how many records were handled."""
         polled = self.consumer.poll(timeout_ms=500)
         renewed = self.incarnations.renewed()
+        if self.lag is not None:
+            self.lag.forget(renewed)
+            self.lag.measure_if_due()
         deliveries = [
             Delivery.of(record)
             for tp, records in polled.items()
@@ -135,8 +201,9 @@ class ConsumerLoop:
             if stop is not None:
                 stop.wait(self.retry_backoff_s)
             return 0
+        offsets = _next_offsets(deliveries)
         try:
-            self.consumer.commit(offsets=_next_offsets(deliveries))
+            self.consumer.commit(offsets=offsets)
         except CommitFailedError:
             # The batch outlived max_poll_interval_ms and the group moved on without us: the
             # records go to the partitions' new owner (maybe us, after rejoining on the next
@@ -144,6 +211,8 @@ class ConsumerLoop:
             log.warning("%s: the group rebalanced during the batch; its records will come again", self.name)
             return len(deliveries)
         self.batches_committed += 1
+        if self.lag is not None:
+            self.lag.committed({tp: committed.offset for tp, committed in offsets.items()})
         return len(deliveries)
 
     def _rewind(self, deliveries: Sequence[Delivery]) -> None:

@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     gateway_timeout_s: Seconds = 5.0
     gateway_backoff_s: Seconds = 0.2
     gateway_backoff_max_s: Seconds = 2.0
+    # Where a process other than the API serves `GET /metrics` (infrastructure/metrics.py; the
+    # API serves it on its own port); 0: nowhere. `orders run` gives each child its own, from
+    # this one up.
+    metrics_port: Annotated[int, Field(ge=0, lt=65_536)] = 9100
     # How long an order has from its placement to ship before the saga fails it.
     saga_complete_within_s: Seconds = 120.0
     # The key that encrypts every stored event and snapshot at rest, with the eventsourcing

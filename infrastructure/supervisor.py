@@ -29,6 +29,7 @@ STOP_GRACE_S = 10.0
 class Child:
     name: str
     argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)  # its own, over the one all children get
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -43,9 +44,14 @@ class Supervisor:
         env: Mapping[str, str],
         log_dir: Path,
         say: Callable[[str], None] = print,
+        own_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """`env` is every child's environment; `own_env` adds a child's own variables, by name."""
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.children = [Child(name, argv, log_file=log_dir / f"{name}.log") for name, argv in children]
+        own = own_env or {}
+        self.children = [
+            Child(name, argv, own.get(name, {}), log_file=log_dir / f"{name}.log") for name, argv in children
+        ]
         self.env = dict(env)
         self.say = say
 
@@ -104,7 +110,7 @@ class Supervisor:
         with child.log_file.open("ab") as log:
             child.process = subprocess.Popen(
                 list(child.argv),
-                env=self.env,
+                env={**self.env, **child.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from infrastructure import kafka
 from infrastructure.consuming import ConsumerLoop, Delivery
 from infrastructure.database import connect
 from infrastructure.faults.crash_points import crash_point
+from infrastructure.metrics import METRICS, Metrics
 from infrastructure.settings import Settings
 from projections import tables
 from projections.applying import Applier
@@ -32,8 +33,11 @@ log = logging.getLogger(__name__)
 
 
 class Projector:
-    def __init__(self, settings: Settings, projection: Projection, client_id: str = "") -> None:
+    def __init__(
+        self, settings: Settings, projection: Projection, client_id: str = "", metrics: Metrics = METRICS
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.projection = projection
         self.applier = Applier(projection)
         self.group = settings.consumer_group(f"projection-{projection.name}")
@@ -47,7 +51,8 @@ class Projector:
         tables.ensure(self.settings, self.projection)
         consumer = kafka.consumer(self.settings, self.group, self.topics, self.client_id)
         try:
-            ConsumerLoop(consumer, self.handle, f"projector {self.projection.name}").run(stop)
+            group = f"projection-{self.projection.name}"  # the label: without the topic prefix
+            ConsumerLoop(consumer, self.handle, f"projector {self.projection.name}", group=group).run(stop)
         finally:
             self.close()
 
@@ -60,7 +65,16 @@ class Projector:
             crash_point("projector.mid_batch")
         crash_point("projector.after_db_commit")
         self.counts.add(counts)
+        self._count(counts)
         log.info("%s: batch of %d committed: %s", self.projection.name, len(deliveries), counts)
+
+    def _count(self, counts: Counts) -> None:
+        """What the committed batch absorbed (records applied before: their version records
+        said so) and set aside, in the metrics; a batch rolled back counted nothing."""
+        if counts.duplicates_skipped:
+            self.metrics.duplicates.labels(layer="consumer").inc(counts.duplicates_skipped)
+        if counts.dead_lettered:
+            self.metrics.dead_letters.labels(consumer=self.projection.name).inc(counts.dead_lettered)
 
     def close(self) -> None:
         if self._connection is not None:

@@ -77,10 +77,20 @@ class Receipt:
 Handler = Callable[[Any], Decision]
 
 
+def _uncounted() -> None:
+    return None
+
+
 class IdempotentApplication(Application[UUID]):
     max_attempts: ClassVar[int] = 12
     backoff_base_s: ClassVar[float] = 0.004
     backoff_cap_s: ClassVar[float] = 0.25
+    # Called once per command answered from the log: a duplicate absorbed. The composition
+    # root hands in the process's counter (`count_replays`); nothing is counted otherwise.
+    _count_replay: Callable[[], object] = staticmethod(_uncounted)
+
+    def count_replays(self, count: Callable[[], object]) -> None:
+        self._count_replay = count
 
     def handlers(self) -> dict[type[Command], Handler]:
         """Map each command type this context accepts to its one handler."""
@@ -143,12 +153,12 @@ class IdempotentApplication(Application[UUID]):
         )
         return Receipt(command.command_id, decision.result, replayed=False)
 
-    @staticmethod
-    def _replay(prior: CommandRecord, command: Command, fingerprint: str) -> Receipt:
+    def _replay(self, prior: CommandRecord, command: Command, fingerprint: str) -> Receipt:
         if prior.fingerprint != fingerprint or prior.command_type != type(command).__name__:
             raise CommandIdReusedError(
                 f"command id {command.command_id!r} was already used for another {prior.command_type} request"
             )
+        self._count_replay()  # the same command again: answered, result or refusal, as the first
         if "error" in prior.outcome:
             error = prior.outcome["error"]
             raise DomainError.from_code(error["code"], error["message"])

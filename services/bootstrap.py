@@ -6,7 +6,7 @@ settings object, and `System.close()` releases their connection pools.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from domain.ports import Carrier, PaymentProvider
@@ -19,6 +19,8 @@ from infrastructure.gateways.payments import (
     InMemoryPaymentProvider,
     LedgerPaymentProvider,
 )
+from infrastructure.metrics import METRICS
+from infrastructure.metrics import Metrics as Metrics  # the services' way to name the type
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault, postgres_vault
 from services.context import ContextApplication, Registry, Wiring
@@ -26,7 +28,7 @@ from services.contexts.fulfillment.service import FulfillmentService
 from services.contexts.inventory.service import InventoryService
 from services.contexts.orders.service import OrdersService
 from services.contexts.payments.service import PaymentsService
-from services.gateway import Gateway, GatewayOptions
+from services.gateway import Gateway, GatewayOptions, Tally
 from services.registry import REGISTRY
 
 A = TypeVar("A", bound=ContextApplication)
@@ -40,6 +42,7 @@ class System:
     registry: Registry
     apps: Mapping[str, ContextApplication]  # by context name, in the registry's order
     vault: Vault  # the customers' keys, which seal their personal data (domain/privacy.py)
+    metrics: Metrics = field(default_factory=lambda: METRICS)  # what the services count into
 
     def __getattr__(self, name: str) -> Any:
         apps = self.__dict__.get("apps", {})
@@ -84,7 +87,16 @@ class System:
         return tuple(self.apps[context.name] for context in self.registry.calling)
 
     def gateways(self, options: GatewayOptions | None = None) -> list[Gateway]:
-        return [Gateway(app, app.calls, options) for app in self.calling]
+        named = zip(self.registry.calling, self.calling, strict=True)
+        return [Gateway(app, app.calls, options, self._tally(context.name)) for context, app in named]
+
+    def _tally(self, context: str) -> Tally:
+        metrics = self.metrics
+        return Tally(
+            retried=metrics.gateway_retries.labels(context=context).inc,
+            unknown=metrics.gateway_unknown_outcomes.labels(context=context).inc,
+            parked=metrics.gateway_parked.labels(context=context).inc,
+        )
 
     def close(self) -> None:
         for app in self.contexts:
@@ -98,12 +110,14 @@ def build(
     carrier: Carrier | None = None,
     vault: Vault | None = None,
     registry: Registry = REGISTRY,
+    metrics: Metrics | None = None,
 ) -> System:
     """Construct every context of the registry, creating their tables (and schema) if needed.
 
     The provider and the carrier default to in-process fakes that keep their own keys; the
     vault, to the customers' keys in the same database (or memory), sealed at rest with the
-    cipher of the first context built."""
+    cipher of the first context built; the metrics, to the process's (a test passes its own
+    `Metrics()` to count from zero). Each application counts the commands its log answers."""
     ensure_schema(settings)
 
     def make_vault(cipher: Any) -> Vault:
@@ -118,7 +132,10 @@ def build(
         make_vault,
     )
     apps = registry.build(wiring)
-    return System(registry, apps, wiring.vault)
+    counted = metrics or METRICS
+    for app in apps.values():
+        app.count_replays(counted.duplicates.labels(layer="command_log").inc)
+    return System(registry, apps, wiring.vault, counted)
 
 
 def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:

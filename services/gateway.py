@@ -27,12 +27,18 @@ from typing import Protocol
 from domain.calls import Call, CallRefusedError
 from domain.commands import Command
 from domain.errors import InvalidCommandError, RuleViolationError
-from domain.ports import RequestRejectedError
+from domain.ports import CarrierTimeoutError, ProviderTimeoutError, RequestRejectedError
 from infrastructure.faults.crash_points import crash_point
 from services.application import CallQueue, Receipt
 
 log = logging.getLogger(__name__)
 Wait = Callable[[float], object]  # blocks until a hint that calls were added, or the timeout
+Count = Callable[[], object]
+UNKNOWN_OUTCOMES = (ProviderTimeoutError, CarrierTimeoutError)  # the party may have done it
+
+
+def _uncounted() -> None:
+    return None
 
 
 class CallingContext(Protocol):
@@ -54,13 +60,28 @@ class GatewayOptions:
     poll_s: float = 0.25  # the longest wait for a call that came due without a hint
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What becomes of the calls, counted as the composition root wires it (the process's
+    metrics, `System.gateways`): nothing by default."""
+
+    retried: Count = _uncounted  # no answer yet: asked again later
+    unknown: Count = _uncounted  # of those, the ones that may have been done (timed out)
+    parked: Count = _uncounted  # refused for good
+
+
 class Gateway:
     def __init__(
-        self, context: CallingContext, queue: CallQueue, options: GatewayOptions | None = None
+        self,
+        context: CallingContext,
+        queue: CallQueue,
+        options: GatewayOptions | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.context = context
         self.queue = queue
         self.options = options or GatewayOptions()
+        self.tally = tally or Tally()
         self._rng = random.Random()
 
     def perform(self, call: Call) -> str:
@@ -73,6 +94,7 @@ class Gateway:
         except (CallRefusedError, RequestRejectedError, RuleViolationError, InvalidCommandError) as refusal:
             log.error("%s call %s parked: %s", self.context.name, call.call_id, refusal)
             self.queue.park(call.call_id, _describe(refusal))
+            self.tally.parked()
             return "parked"
         except Exception as failure:  # no answer yet: the same question, later
             delay = self.pause_s(call.attempts)
@@ -81,6 +103,9 @@ class Gateway:
                 self.context.name, call.call_id, call.attempts, _describe(failure), delay,
             )  # fmt: skip
             self.queue.retry(call.call_id, delay, _describe(failure))
+            self.tally.retried()
+            if isinstance(failure, UNKNOWN_OUTCOMES):
+                self.tally.unknown()
             return "retry"
         return "answered"
 

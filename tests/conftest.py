@@ -1,9 +1,10 @@
 """Backing services for integration tests, started once per session and only when requested.
 
-Each service comes from the environment when set (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS),
-from testcontainers when ORDERS_TEST_BACKEND=testcontainers (needs Docker), and otherwise
-from the embedded dev stack, one component per fixture, so PostgreSQL-only tests never start
-a broker.
+Where each server comes from is decided once per session by `support.backends.choose_backend`:
+the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS) when set, else containers started with
+testcontainers when a Docker engine answers, else the embedded dev stack; ORDERS_TEST_BACKEND
+(external, containers or embedded) forces one. Each server has its own fixture, so
+PostgreSQL-only tests never start a broker.
 """
 
 import os
@@ -13,12 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.backends import KAFKA_IMAGE, POSTGRES_IMAGE, Backend, Source, choose_backend, docker_reachable
 
 from infrastructure.devstack import EmbeddedPostgres, LocalBroker, free_port
 from infrastructure.settings import Settings
 
 GIVEN = Settings.from_env()
-USE_TESTCONTAINERS = os.environ.get("ORDERS_TEST_BACKEND") == "testcontainers"
+
+
+@pytest.fixture(scope="session")
+def backend() -> Backend:
+    """Where this session's servers come from (support/backends.py)."""
+    return choose_backend(os.environ, docker_reachable)
 
 
 @pytest.fixture(scope="session")
@@ -30,20 +37,22 @@ def embedded_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def database_url(embedded_dir: Path) -> Iterator[str]:
-    if GIVEN.database_url:
+def database_url(backend: Backend, embedded_dir: Path) -> Iterator[str]:
+    if backend.postgres is Source.EXTERNAL:
+        assert GIVEN.database_url, "choose_backend picks external only with DATABASE_URL set"
         yield GIVEN.database_url
-    elif USE_TESTCONTAINERS:
+    elif backend.postgres is Source.CONTAINERS:
         yield from _postgres_container()
     else:
         yield from _embedded_postgres(embedded_dir)
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap_servers(embedded_dir: Path) -> Iterator[str]:
-    if GIVEN.kafka_bootstrap_servers:
+def kafka_bootstrap_servers(backend: Backend, embedded_dir: Path) -> Iterator[str]:
+    if backend.kafka is Source.EXTERNAL:
+        assert GIVEN.kafka_bootstrap_servers, "choose_backend picks external only with the variable set"
         yield GIVEN.kafka_bootstrap_servers
-    elif USE_TESTCONTAINERS:
+    elif backend.kafka is Source.CONTAINERS:
         yield from _kafka_container()
     else:
         yield from _embedded_broker(embedded_dir)
@@ -74,14 +83,22 @@ def _embedded_broker(directory: Path) -> Iterator[str]:
 
 
 def _postgres_container() -> Iterator[str]:
+    """PostgreSQL 15 in Docker, with as many connections as the embedded server allows (every
+    process of a whole-system test keeps a pool per context)."""
     from testcontainers.community.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:16-alpine", driver=None) as container:
+    container = PostgresContainer(POSTGRES_IMAGE, driver=None).with_command("postgres -c max_connections=400")
+    with container:
         yield container.get_connection_url()
 
 
 def _kafka_container() -> Iterator[str]:
+    """One Kafka node in KRaft mode in Docker, advertised on a port of this machine."""
     from testcontainers.community.kafka import KafkaContainer
 
-    with KafkaContainer() as container:
+    container = KafkaContainer(KAFKA_IMAGE).with_kraft()
+    container.start(timeout=120)
+    try:
         yield container.get_bootstrap_server()
+    finally:
+        container.stop()

@@ -27,6 +27,7 @@ from kafka.errors import KafkaError
 
 from infrastructure.contracts import to_integration_event
 from infrastructure.faults.crash_points import crash_point
+from infrastructure.metrics import METRICS, Metrics
 from infrastructure.relay.audit import BrokerAudit, merged, regressed
 from infrastructure.relay.leadership import Leadership, LeadershipLostError
 from infrastructure.relay.options import RelayOptions, check_lease
@@ -35,6 +36,7 @@ from infrastructure.relay.wakeup import Wakeup
 from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
+LAG_EVERY_S = 1.0  # how often a leading relay measures its lag in events (a query)
 
 
 class NotificationLog(Protocol):
@@ -55,6 +57,7 @@ class Relay:
         context: str,
         settings: Settings,
         options: RelayOptions | None = None,
+        metrics: Metrics = METRICS,
     ) -> None:
         self.recorder = recorder
         self.to_domain_event = to_domain_event
@@ -69,6 +72,13 @@ class Relay:
         self.restarts = 0  # how often the broker was found to have lost published events
         self._failures_in_a_row = 0
         self._audit_due = 0.0
+        # Its lag, for the metrics: events not yet published, measured every LAG_EVERY_S while
+        # leading, and the age of the oldest of them (when it was first read, whatever the
+        # attempts that failed since), read at each scrape; both 0 while standing by.
+        self._lag_events = metrics.relay_lag_events.labels(context=context)
+        self._lag_measured_at = 0.0
+        self._oldest_unpublished: float | None = None
+        metrics.relay_lag_seconds.labels(context=context).set_function(self.lag_seconds)
         check_lease(self.options, self.publisher.ack_timeout_s)
 
     @property
@@ -84,6 +94,11 @@ class Relay:
         """Stored events not yet published (as far as this relay knows)."""
         return (self.recorder.max_notification_id() or 0) - self.position
 
+    def lag_seconds(self) -> float:
+        """How long the oldest event not yet published has waited; 0 when caught up."""
+        oldest = self._oldest_unpublished
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+
     def run(self, stop: threading.Event) -> None:
         """Lead or stand by until `stop` is set; unexpected errors propagate, after cleanup."""
         wakeup = Wakeup(self.settings, self.recorder.channel_name, stop)
@@ -95,8 +110,10 @@ class Relay:
                     self._audit_due = 0.0  # check the broker before the first send of a new lead
                     self._lead(stop, wakeup)
                 else:
+                    self._standing_by()
                     stop.wait(self.options.standby_retry_s)
         finally:
+            self._standing_by()
             wakeup.close()
             self.leadership.step_down()
             self.publisher.close()
@@ -106,9 +123,12 @@ class Relay:
         notifications = self.recorder.select_notifications(
             start=self.position + 1, limit=self.options.batch_size
         )
-        if not notifications:
+        if not notifications:  # caught up
+            self._oldest_unpublished = None
+            self._lag_events.set(0)
             return 0
         events = [to_integration_event(self.context, self.to_domain_event(n), n.id) for n in notifications]
+        self._oldest_unpublished = events[0].occurred_at.timestamp()
         self.leadership.renew()
         acked = self.publisher.publish(events)
         crash_point("relay.after_send")
@@ -117,6 +137,9 @@ class Relay:
         else:
             self.leadership.save(notifications[-1].id, merged(self.leadership.acked, acked))
         self._failures_in_a_row = 0
+        if len(events) < self.options.batch_size:  # all there was when it read: caught up then
+            self._oldest_unpublished = None
+            self._lag_events.set(0)
         return len(events)
 
     def _lead(self, stop: threading.Event, wakeup: Wakeup) -> None:
@@ -125,6 +148,7 @@ class Relay:
             while not stop.is_set():
                 if time.monotonic() >= self._audit_due:
                     self._audit()
+                self._measure_lag()
                 published = self.publish_batch()
                 if published == 0:
                     self._idle(wakeup)
@@ -146,6 +170,16 @@ class Relay:
         if reason:
             self._start_over(reason)
         self._audit_due = time.monotonic() + self.options.audit_interval_s
+
+    def _measure_lag(self) -> None:
+        if time.monotonic() - self._lag_measured_at >= LAG_EVERY_S:
+            self._lag_events.set(self.lag())
+            self._lag_measured_at = time.monotonic()
+
+    def _standing_by(self) -> None:
+        """Another relay publishes (or none, while this one stops): its lag is not this one's."""
+        self._oldest_unpublished = None
+        self._lag_events.set(0)
 
     def _start_over(self, reason: str) -> None:
         """Position 0 and no offsets, fenced like any save: the whole log is published again."""

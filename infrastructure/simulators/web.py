@@ -5,8 +5,9 @@ over-long or unprintable one). A request the simulator cannot read is a 400, so 
 is either a key first used for a different request or a business refusal of an amount, and
 its problem `type` says which (`infrastructure/simulators/problems.py`). Every error is a
 problem+json body. A refusal recorded under a key is replayed like any other answer, with
-`Idempotent-Replayed: true`. A lost answer is held until the client gives up, which is how a
-reply goes missing on a real network after the work was done.
+`Idempotent-Replayed: true`, and counted as a duplicate absorbed, under the simulator's layer
+(`provider` or `carrier`, in infrastructure/metrics.py). A lost answer is held until the
+client gives up, which is how a reply goes missing on a real network after the work was done.
 """
 
 import socket
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infrastructure.metrics import METRICS
 from infrastructure.simulators import problems
 from infrastructure.simulators.keys import Answered, KeyReusedError
 from infrastructure.simulators.problems import ProblemType
@@ -51,6 +53,8 @@ async def reply(answer: Answered[Any], request: Request) -> JSONResponse:
             while (await request.receive())["type"] != "http.disconnect":
                 pass
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if answer.replayed and request.app.state.duplicates_layer:
+        METRICS.duplicates.labels(layer=request.app.state.duplicates_layer).inc()
     done = asdict(answer.done)
     refusal = done.get("refusal", "")
     if refusal:
@@ -63,11 +67,16 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def simulator_app(
-    title: str, errors: dict[type[Exception], ProblemType], lifespan: Lifespan | None = None
+    title: str,
+    errors: dict[type[Exception], ProblemType],
+    lifespan: Lifespan | None = None,
+    duplicates_layer: str = "",
 ) -> FastAPI:
     """An app answering 400 to unreadable requests, 422 to a reused key, and each of `errors`
-    with its problem, the exception's message as the detail."""
+    with its problem, the exception's message as the detail; its replies from its records are
+    counted under `duplicates_layer` (not at all without one)."""
     app = FastAPI(title=title, lifespan=lifespan)
+    app.state.duplicates_layer = duplicates_layer
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _unreadable)
     handled: dict[type[Exception], ProblemType] = {KeyReusedError: problems.KEY_REUSED, **errors}

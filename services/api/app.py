@@ -15,7 +15,7 @@ from services.api import handlers, operations, routes, webhooks
 from services.api.auth import tenant_of
 from services.api.idempotency import KEY_HEADER, Idempotency
 from services.api.limits import BodyLimit
-from services.api.metrics import Metrics, RequestMetrics
+from services.api.metrics import RequestMetrics
 from services.api.problems import Problem
 from services.api.rate_limit import WriteRateLimit
 from services.api.reaper import Reaper
@@ -63,7 +63,7 @@ def _require_headers(schema: dict[str, Any], names: set[str]) -> None:
 def create_app(
     system: System, store: IdempotencyStore, webhook_store: WebhookStore, config: ApiConfig
 ) -> FastAPI:
-    metrics = Metrics()
+    metrics = system.metrics  # the process's, from the composition root
     reaper = Reaper(store, webhook_store, config.reap_every_s)
 
     @asynccontextmanager

@@ -104,20 +104,24 @@ class Idempotency:
             answer, replayed = problems.recorded(problems.from_domain_error(refusal)), refusal.replayed
         except Exception:
             self.store.release(request.scope, token)
-            self.metrics.add("orders_api_idempotency_total", outcome="released")
+            self.metrics.api_idempotency.labels(outcome="released").inc()
             raise
         self.store.complete(request.scope, token, answer)
-        self.metrics.add("orders_api_idempotency_total", outcome="recovered" if replayed else "executed")
+        # recovered: the command log answered (and counted) it, its response not kept before
+        self.metrics.api_idempotency.labels(outcome="recovered" if replayed else "executed").inc()
         return _response(answer, replayed)
 
     def _answer_held(self, held: Held, request: IdempotentRequest) -> Response:
         if held.fingerprint != request.fingerprint:
-            self.metrics.add("orders_api_idempotency_total", outcome="mismatch")
+            self.metrics.api_idempotency.labels(outcome="mismatch").inc()
+            self.metrics.key_reuse.inc()
             raise KEY_REUSED.error(f"this {KEY_HEADER} was used for a request with another body")
         if held.response is None:
-            self.metrics.add("orders_api_idempotency_total", outcome="in_flight")
+            self.metrics.api_idempotency.labels(outcome="in_flight").inc()
+            self.metrics.duplicates.labels(layer="http_in_flight").inc()
             raise KEY_IN_USE.error("the first request with this key is still running", {"Retry-After": "1"})
-        self.metrics.add("orders_api_idempotency_total", outcome="replayed")
+        self.metrics.api_idempotency.labels(outcome="replayed").inc()
+        self.metrics.duplicates.labels(layer="http_replay").inc()
         return _response(RecordedResponse(*held.response), replayed=True)
 
 

@@ -106,7 +106,9 @@ def router(
             event.id, event.type, data.idempotency_key, data.reference, data.order_id, payload
         )
         status: Literal["accepted", "duplicate"] = "accepted" if store.record(webhook) else "duplicate"
-        metrics.add("orders_api_webhooks_total", outcome=status)
+        metrics.api_webhooks.labels(outcome=status).inc()
+        if status == "duplicate":
+            metrics.duplicates.labels(layer="webhook").inc()
         return WebhookReceipt(status=status)
 
     return api

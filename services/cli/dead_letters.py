@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from infrastructure.contracts import IntegrationEvent
 from infrastructure.database import connect
+from infrastructure.metrics import METRICS
 from infrastructure.settings import Settings
 from projections import dead_letters, tables
 from projections.dead_letters import DeadLetter
@@ -24,7 +25,9 @@ class SagaDeadLetters:
         incoming = Incoming(record.value, record.key, record.topic, record.partition, record.offset)
         who = Identity(event.aggregate_id, event.aggregate_version) if event else incoming.salvage_identity()
         with connect(self.settings, autocommit=True) as conn, conn.cursor() as cursor:
-            dead_letters.add(cursor, CONSUMER, who, incoming, reason[: dead_letters.MAX_ERROR_LENGTH])
+            added = dead_letters.add(cursor, CONSUMER, who, incoming, reason[: dead_letters.MAX_ERROR_LENGTH])
+        if added:  # parked now, not a redelivery of one parked before
+            METRICS.dead_letters.labels(consumer=CONSUMER).inc()
 
 
 def retry(settings: Settings, letter: DeadLetter, handle: Callable[[IntegrationEvent], None]) -> str:

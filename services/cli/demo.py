@@ -15,12 +15,14 @@ import httpx
 import typer
 
 from infrastructure.devstack import free_port
+from infrastructure.devstack.ports import port_is_free
 from infrastructure.settings import Settings, SettingsError
 from services.cli import credentials, dev, run, terminal
 from services.cli.usage import examples
 from services.ops.demo.runner import run_demo
 
 API_TIMEOUT_S = 30.0
+METRICS_PORTS = 32  # more than `orders run` has children but the API
 MOST = 100_000  # the largest count a demo or chaos option takes
 
 
@@ -76,10 +78,12 @@ def api_client(settings: Settings) -> httpx.Client:
 
 def isolated(settings: Settings, kind: str) -> dict[str, str]:
     """The environment of a run of its own: servers, keys (the settings', else made for the
-    run: its only client is this process), schema, topic prefix, free ports, and a gateway
-    timeout short enough that a lost provider answer is asked again within seconds."""
+    run: its only client is this process), schema, topic prefix, free ports (the children's
+    metrics too), and a gateway timeout short enough that a lost provider answer is asked
+    again within seconds."""
     run_id = time.strftime("%Y%m%d_%H%M%S")
-    ports = iter(free_ports(3))
+    taken = free_ports(3)
+    ports = iter(taken)
     return {
         "DATABASE_URL": settings.database_url or "",
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
@@ -89,6 +93,7 @@ def isolated(settings: Settings, kind: str) -> dict[str, str]:
         "ORDERS_API_PORT": str(next(ports)),
         "ORDERS_PSP_PORT": str(next(ports)),
         "ORDERS_CARRIER_PORT": str(next(ports)),
+        "ORDERS_METRICS_PORT": str(free_port_block(METRICS_PORTS, avoid=taken)),
         "ORDERS_GATEWAY_TIMEOUT_S": "1.5",
         # Addresses follow from the ports above, whatever an env file sourced earlier says.
         "ORDERS_API_URL": "",
@@ -103,3 +108,12 @@ def free_ports(count: int) -> list[int]:
     while len(ports) < count:
         ports.append(free_port(avoid=ports))
     return ports
+
+
+def free_port_block(count: int, avoid: list[int]) -> int:
+    """The first of `count` consecutive ports nothing listens on now, none of them in `avoid`."""
+    while True:
+        first = free_port(avoid=avoid)
+        block = range(first, first + count)
+        if block[-1] < 65_536 and all(port not in avoid and port_is_free(port) for port in block):
+            return first

@@ -20,6 +20,7 @@ from infrastructure.relay.wakeup import Wakeup
 from infrastructure.settings import Settings
 from services.bootstrap import build, edges
 from services.cli import dev
+from services.cli.metrics import expose
 from services.cli.usage import examples
 from services.gateway import GatewayOptions
 
@@ -57,6 +58,7 @@ def _gateway(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    expose("gateway", settings)
     run(settings, stop, workers)
     return 0
 

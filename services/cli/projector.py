@@ -13,6 +13,7 @@ import typer
 
 from projections.catalog import PROJECTIONS, projection_named
 from projections.runner import Projector
+from services.cli.metrics import expose
 from services.cli.projections import reporting, settings_for
 from services.cli.usage import examples, one_of
 
@@ -39,11 +40,13 @@ def _projector(
 ) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    projector = Projector(settings_for(kafka=True), projection_named(name))
+    settings = settings_for(kafka=True)
+    projector = Projector(settings, projection_named(name))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"projector {name}: reading {', '.join(projector.topics)} as {projector.group}; Ctrl-C stops")
+    expose(f"projector {name}", settings)
     projector.run(stop)
     print(f"projector {name} stopped: {projector.counts}")
     return 0

@@ -23,6 +23,7 @@ from kafka.errors import KafkaError
 from infrastructure.relay import Relay, RelayOptions
 from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import System, build
+from services.cli.metrics import expose
 from services.cli.usage import examples, one_of, seconds
 from services.registry import CONTEXTS
 
@@ -85,6 +86,7 @@ def _relay(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    expose("relay", settings)
     try:
         return run(relays, stop, report_every)
     finally:

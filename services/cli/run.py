@@ -7,8 +7,9 @@ PostgreSQL and Kafka, so a crash (even kill -9) costs a restart with backoff and
 else, and the gateway reaches the provider and the carrier only over HTTP, as it would real
 ones. They may start in any order: the gateway and the consumers retry until the others
 answer. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a grace
-period). `children` and `supervisor` are plain functions so the demo can run the same system
-from a thread, on ports of its own.
+period). Each child but the API (which serves them on its own port) serves its metrics on a
+port of its own, ORDERS_METRICS_PORT and up (`metrics_ports`). `children` and `supervisor` are
+plain functions so the demo can run the same system from a thread, on ports of its own.
 """
 
 import functools
@@ -16,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated
 
 import typer
@@ -30,6 +31,7 @@ from services.cli.usage import examples
 
 say_now = functools.partial(print, flush=True)
 URLS = {"ORDERS_API_URL": "API", "ORDERS_PSP_URL": "payment provider", "ORDERS_CARRIER_URL": "carrier"}
+METRICS_URLS = "ORDERS_METRICS_URLS"  # written to the env file, for a scraper: `name=url` pairs
 WEBHOOK_PATH = "/v1/webhooks/psp"  # where the API takes the provider's webhooks
 
 
@@ -45,7 +47,9 @@ def register(app: typer.Typer, panel: str) -> None:
         " and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when DATABASE_URL is not"
         " set, and then adds the URLs to its env file. With DATABASE_URL it needs ORDERS_API_KEYS and"
         " ORDERS_PSP_WEBHOOK_SECRET, unless that is the dev stack's database. Each child logs to"
-        " $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/).",
+        " $ORDERS_DEVSTACK_DIR/logs/NAME.log (default .devstack/logs/). Each child but the API"
+        " serves its metrics at /metrics on a port of its own, $ORDERS_METRICS_PORT (default"
+        " 9100) and up in the order they start, which it prints; the API, on its own port.",
         epilog=examples(
             ("orders run", "on the dev stack, started if need be"),
             ("orders run --saga-workers 4", "four saga processes, each reading a quarter of the partitions"),
@@ -79,7 +83,36 @@ def supervisor(
         "PYTHONUNBUFFERED": "1",
     }
     inherited = {**env, **servers, **credentials.variables(settings), **addresses(settings)}
-    return Supervisor(children(saga_workers), inherited, settings.devstack_dir / "logs", say)
+    commands = children(saga_workers)
+    ports = metrics_ports(settings, [name for name, _ in commands])
+    own = {name: {"ORDERS_METRICS_PORT": str(ports.get(name, 0))} for name, _ in commands if name != "api"}
+    return Supervisor(commands, inherited, settings.devstack_dir / "logs", say, own)
+
+
+def metrics_ports(settings: Settings, names: Sequence[str]) -> dict[str, int]:
+    """Where each child serves its metrics: each but the API (which serves them on its own
+    port) ORDERS_METRICS_PORT plus its place among them, in `names`' order; none when that is 0."""
+    served = [name for name in names if name != "api"]
+    if not settings.metrics_port:
+        return {}
+    if settings.metrics_port + len(served) > 65_536:
+        raise SettingsError(
+            f"ORDERS_METRICS_PORT {settings.metrics_port} leaves no room for the {len(served)} ports"
+            f" of the children's metrics (it must be at most {65_536 - len(served)})"
+        )
+    return {name: settings.metrics_port + place for place, name in enumerate(served)}
+
+
+def metrics_urls(settings: Settings, saga_workers: int = 1) -> dict[str, str]:
+    """Each child's metrics, by name, in the order they start: the API's on its own port."""
+    api = settings.api_url or f"http://127.0.0.1:{settings.api_port}"
+    names = [name for name, _ in children(saga_workers)]
+    ports = metrics_ports(settings, names)
+    return {
+        name: f"{api}/metrics" if name == "api" else f"http://127.0.0.1:{ports[name]}/metrics"
+        for name in names
+        if name == "api" or name in ports
+    }
 
 
 def addresses(settings: Settings) -> dict[str, str]:
@@ -117,6 +150,7 @@ def _run(
                 f"--saga-workers {saga_workers} is more than the topics' {given.kafka_partitions}"
                 " partitions (ORDERS_KAFKA_PARTITIONS): some saga processes would read nothing"
             )
+        metrics_ports(given, [name for name, _ in children(saga_workers)])  # room for them all
         settings = servers(given)
     except SettingsError as error:
         print(f"orders run: error: {error}", file=sys.stderr)
@@ -125,8 +159,12 @@ def _run(
     supervised = supervisor(settings, os.environ, saga_workers=saga_workers)
     urls = {name: url for name, url in addresses(settings).items() if name in URLS}
     say_now(", ".join(f"{URLS[name]} {url}" for name, url in urls.items()))
+    scraped = metrics_urls(settings, saga_workers)
+    say_now("metrics: " + ", ".join(f"{name} {url}" for name, url in scraped.items()))
     if given.database_url is None:  # on the dev stack: its env file names these URLs too
-        DevStack(settings.devstack_dir).export(urls)
+        DevStack(settings.devstack_dir).export(
+            {**urls, METRICS_URLS: " ".join(f"{name}={url}" for name, url in scraped.items())}
+        )
         say_now(f"URLs added to {settings.devstack_dir / 'env'}")
     say_now(f"logs: {settings.devstack_dir / 'logs'}/NAME.log; Ctrl-C stops")
     stop = threading.Event()

@@ -27,6 +27,7 @@ from infrastructure.settings import Settings
 from services.bootstrap import build
 from services.cli import dev
 from services.cli.dead_letters import SagaDeadLetters
+from services.cli.metrics import expose
 from services.cli.usage import examples, seconds
 from services.registry import CONTEXTS
 from services.saga import DeadlineScheduler, OrderSaga
@@ -89,6 +90,7 @@ def _saga(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"saga: consuming {', '.join(settings.topic(c) for c in CONTEXTS)}", flush=True)
+    expose("saga", settings)
     deadline = timedelta(seconds=complete_within or settings.saga_complete_within_s)
     return run(settings, stop, deadline, concurrency, (owner, owners))
 
@@ -111,11 +113,19 @@ def run(
         leadership = lock_for(settings, "saga-deadlines")
         cleanup.callback(leadership.release)
         saga = OrderSaga(system, deadlines, complete_within)
+        metrics = system.metrics
+        metrics.saga_in_flight.set_function(saga.in_flight.count)
+        metrics.saga_oldest_in_flight.set_function(saga.in_flight.oldest_age_s)
+        metrics.saga_deadline.set(complete_within.total_seconds())
+        fired = metrics.deadlines_fired
+        scheduler = DeadlineScheduler(
+            deadlines, system.orders, leadership, fired=lambda outcome: fired.labels(outcome=outcome).inc()
+        )
         threads = [
             threading.Thread(target=_until_stopped, args=(worker, stop, name, failed), name=name)
             for name, worker in {
                 "saga-consumer": _consumer(settings, saga, concurrency, share).run,
-                "saga-deadlines": DeadlineScheduler(deadlines, system.orders, leadership).run,
+                "saga-deadlines": scheduler.run,
             }.items()
         ]
         for thread in threads:
@@ -143,7 +153,7 @@ def _consumer(
     )
     owned = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
     print(f"saga: owner {owner} of {owners}, reading {', '.join(owned)}", flush=True)
-    return ConcurrentConsumer(consumer, records.route, records.handle, "saga", concurrency)
+    return ConcurrentConsumer(consumer, records.route, records.handle, "saga", concurrency, group="saga")
 
 
 def _until_stopped(worker: Worker, stop: threading.Event, name: str, failed: list[str]) -> None:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.simulators import carrier, psp, web
 from services.cli import credentials
+from services.cli.metrics import expose
 from services.cli.usage import examples
 
 
@@ -54,7 +55,10 @@ class Simulator:
             f" the schema {self.schema} by default: it needs DATABASE_URL. Ctrl-C or SIGTERM stops it.",
             epilog=examples(
                 (f"orders {self.name}", f"on 127.0.0.1:{self.port(Settings())}"),
-                (f"orders {self.name} --port 9100 --schema {self.schema}_2", "a second one beside it"),
+                (
+                    f"ORDERS_METRICS_PORT=0 orders {self.name} --port 9200 --schema {self.schema}_2",
+                    "a second one beside it",
+                ),
             ),
         )(command)
 
@@ -65,7 +69,9 @@ class Simulator:
                 raise SettingsError("DATABASE_URL must be set (run `orders dev up` and source .devstack/env)")
             if self.signs_webhooks and settings.psp_webhook_url and not settings.psp_webhook_secret:
                 raise SettingsError("ORDERS_PSP_WEBHOOK_URL is set but ORDERS_PSP_WEBHOOK_SECRET is not")
-            web.serve(self.create_app(settings, schema), host, port or self.port(settings))
+            app = self.create_app(settings, schema)
+            expose(self.name, settings)
+            web.serve(app, host, port or self.port(settings))
         except (SettingsError, psycopg.Error, OSError) as error:
             print(f"orders {self.name}: error: {' '.join(str(error).split())}", file=sys.stderr)
             return 1

@@ -9,13 +9,16 @@ comes back as an event. Handing the saga the same event twice, or an old event l
 changes nothing: every command it sends has an id derived from the event that caused it
 (compensations: from the order's stop), so the command log answers a repeat with the first
 outcome, and the decisions read the current state, not what the saga remembers (it
-remembers nothing). A refusal means the order moved on (cancelled meanwhile, say): it is
-logged, and the compensation path, driven by the stop's own event, puts things right.
+remembers nothing it decides by; `InFlight` keeps what its metrics report). A refusal
+means the order moved on (cancelled meanwhile, say): it is logged, and the compensation
+path, driven by the stop's own event, puts things right. A record handled again whose
+commands the log all answered is counted as a duplicate absorbed by the consumer.
 Any other error propagates to the caller (`services/saga/records.py`), which retries the
 record later or, if it can never be handled, parks it as a dead letter.
 """
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -38,6 +41,7 @@ from services.saga.compensation import (
     compensate,
     compensation_id,
 )
+from services.saga.in_flight import ORDERS, InFlight
 from services.saga.steps import Step
 
 if TYPE_CHECKING:  # the composition root's result; nothing of infrastructure at run time
@@ -48,6 +52,8 @@ T = TypeVar("T")
 
 COMPLETE_BY = "complete-by"
 DEFAULT_COMPLETE_WITHIN = timedelta(seconds=120)
+# Read only to see an order end (`InFlight`): the saga has nothing to do after it.
+ENDED = frozenset({"OrderCompleted"})
 
 
 class OrderSaga:
@@ -61,7 +67,10 @@ class OrderSaga:
         self.forward = system.registry.forward
         self.undo = system.registry.undo
         self.triggers = UNDO_TRIGGERS.union(*(undo.triggers for undo in self.undo))
-        self.relevant = frozenset(self.forward) | self.triggers  # any other type is passed over unread
+        # any other type is passed over unread
+        self.relevant = frozenset(self.forward) | self.triggers | ENDED
+        self.in_flight = InFlight()
+        self._handling_now = threading.local()  # per worker: was each command answered from the log?
 
     def handle(self, event: IntegrationEvent) -> None:
         """React to one event of an order. Raises `NotFoundError` for an event about an
@@ -71,15 +80,24 @@ class OrderSaga:
             return
         event.payload()  # validate what we act on against its published schema
         order = self.system.orders.order(UUID(event.data["order_id"]))
-        if kind == "OrderPlaced":
-            self._schedule_deadline(event, order)
-        if order.status in STOPPED:
-            if kind in self.triggers:
-                self._compensate(order, event)
-        elif not order.is_terminal:
-            others = _Others(self.system, order.id)
-            for reaction in self.forward.get(kind, ()):
-                self.perform(reaction(event, order, others))
+        if event.context == ORDERS:
+            self.in_flight.saw(order)
+        replayed: list[bool] = []
+        self._handling_now.replayed = replayed
+        try:
+            if kind == "OrderPlaced":
+                self._schedule_deadline(event, order)
+            if order.status in STOPPED:
+                if kind in self.triggers:
+                    self._compensate(order, event)
+            elif not order.is_terminal:
+                others = _Others(self.system, order.id)
+                for reaction in self.forward.get(kind, ()):
+                    self.perform(reaction(event, order, others))
+        finally:
+            self._handling_now.replayed = None
+        if replayed and all(replayed):  # a record handled before: the log answered every command
+            self.system.metrics.duplicates.labels(layer="consumer").inc()
 
     def perform(self, steps: Iterable[Step]) -> None:
         """Send each step's command; then its `then` steps, or its `otherwise` steps."""
@@ -98,11 +116,18 @@ class OrderSaga:
         try:
             receipt = self._handling[type(command)].execute(command, expect_new=True)
         except RuleViolationError as refusal:
+            self._answered(refusal.replayed)
             log.info(
                 "%s %s refused, the order moved on: %s", type(command).__name__, command.command_id, refusal
             )
             return False
+        self._answered(receipt.replayed)
         return not step.expect or receipt.result.get("status") == step.expect
+
+    def _answered(self, replayed: bool) -> None:
+        answers = getattr(self._handling_now, "replayed", None)
+        if answers is not None:
+            answers.append(replayed)
 
     def _schedule_deadline(self, event: IntegrationEvent, order: Order) -> None:
         due_at = event.occurred_at + self.complete_within

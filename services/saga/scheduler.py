@@ -48,6 +48,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _uncounted(outcome: str) -> None:
+    return None
+
+
 class DeadlineScheduler:
     def __init__(
         self,
@@ -56,12 +60,14 @@ class DeadlineScheduler:
         leadership: Leadership,
         clock: Callable[[], datetime] = utc_now,
         interval_s: float = 0.5,
+        fired: Callable[[str], object] = _uncounted,
     ) -> None:
         self.deadlines = deadlines
         self.orders = orders
         self.leadership = leadership
         self.clock = clock
         self.interval_s = interval_s
+        self.fired = fired  # counts each deadline fired by its outcome (the entry point wires it)
 
     def run(self, stop: threading.Event) -> None:
         """Fire due deadlines while leader, until `stop` is set; a failed round is retried."""
@@ -81,14 +87,17 @@ class DeadlineScheduler:
         fence = self.leadership.fence
         due = self.deadlines.due(now, limit)
         for deadline in due:
-            self._fire(deadline)
+            outcome = self._fire(deadline)
             self.deadlines.mark_fired(deadline, now, fence)
+            self.fired(outcome)
         return len(due)
 
-    def _fire(self, deadline: Deadline) -> None:
+    def _fire(self, deadline: Deadline) -> str:
+        """Fail the order if it is still on its way; what became of the deadline: "failed",
+        "in_time" (it shipped, or stopped for another reason) or "moved_on" (refused meanwhile)."""
         order = self.orders.order(deadline.order_id)
         if order.is_terminal or order.status is OrderStatus.SHIPPED:
-            return  # made it in time, or stopped for another reason
+            return "in_time"  # made it in time, or stopped for another reason
         fail = FailOrder(
             command_id=caused_command_id(deadline.key, "FailOrder"),
             correlation_id=deadline.correlation_id,
@@ -100,3 +109,5 @@ class DeadlineScheduler:
             self.orders.execute(fail)
         except RuleViolationError as refusal:
             log.info("deadline %s: the order moved on: %s", deadline.key, refusal)
+            return "moved_on"
+        return "failed"

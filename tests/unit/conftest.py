@@ -4,6 +4,7 @@ import pytest
 
 from infrastructure.command_log import MemoryCommandRecorder
 from infrastructure.gateways.payments import InMemoryPaymentProvider
+from infrastructure.metrics import Metrics
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 
@@ -18,8 +19,8 @@ def provider() -> InMemoryPaymentProvider:
 
 @pytest.fixture
 def system(provider: InMemoryPaymentProvider) -> Iterator[System]:
-    """All four contexts, in memory: settings without a DATABASE_URL."""
-    system = build(Settings(database_url=None), provider=provider)
+    """All four contexts, in memory: settings without a DATABASE_URL; metrics of its own, from 0."""
+    system = build(Settings(database_url=None), provider=provider, metrics=Metrics())
     assert all(isinstance(app.recorder, MemoryCommandRecorder) for app in system.contexts)
     yield system
     system.close()

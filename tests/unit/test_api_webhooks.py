@@ -19,11 +19,11 @@ from httpx import Response
 from support.api import PROBLEM, WEBHOOK_SECRET, api_client
 from support.webhook_store import Backdate, Stored, WebhookStoreContract
 
+from infrastructure.metrics import Metrics
 from infrastructure.settings import Settings
 from infrastructure.simulators.psp.webhooks import SIGNATURE_HEADER, signature
 from infrastructure.webhook_store import InMemoryWebhookStore
 from services.api import handlers, webhooks
-from services.api.metrics import Metrics
 from services.api.problems import VALIDATION_FAILED, WEBHOOK_UNSIGNED
 from services.bootstrap import System
 

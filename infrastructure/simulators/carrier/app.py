@@ -45,7 +45,9 @@ class ShipmentRequest(BaseModel):
 def create_app(settings: Settings, schema: str = "carrier") -> FastAPI:
     bookings = Bookings(settings, schema)
     parcels = Parcels(settings, schema)
-    app = web.simulator_app("Carrier simulator", {UnknownParcelError: problems.UNKNOWN_PARCEL})
+    app = web.simulator_app(
+        "Carrier simulator", {UnknownParcelError: problems.UNKNOWN_PARCEL}, duplicates_layer="carrier"
+    )
 
     @app.post("/v1/shipments")
     async def ship(

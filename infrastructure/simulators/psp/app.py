@@ -73,7 +73,9 @@ def create_app(settings: Settings, schema: str = "psp") -> FastAPI:
         FailedBeforeChargeError: problems.SERVER_ERROR,
         UnknownAuthorizationError: problems.UNKNOWN_AUTHORIZATION,
     }
-    app = web.simulator_app("Payment provider simulator", errors, _webhooks(settings, schema, url))
+    app = web.simulator_app(
+        "Payment provider simulator", errors, _webhooks(settings, schema, url), duplicates_layer="provider"
+    )
 
     @app.post("/v1/authorizations")
     async def authorize(
