@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import redis
 from support.isolation import isolated_settings, wait_until
+from support.redis_keys import REDIS_URL, reachable_redis
 
 from domain.ports import Fence, FencedOutError
 from infrastructure.database import connect
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.integration
 
 NAME = "under-test"
 LEASE_S = 0.5  # a Redis holder that stops renewing loses the lock after this
-REDIS_URL = Settings.from_env().redis_url
 GUARDED = "CREATE TABLE IF NOT EXISTS guarded (name text PRIMARY KEY, writer text NOT NULL)"
 WRITE = (
     "INSERT INTO guarded (name, writer) VALUES (%s, %s)"
@@ -42,18 +42,8 @@ def lock_settings(database_url: str, backend: str) -> Iterator[Settings]:
         if backend == "postgres":
             yield settings
             return
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
-        try:
-            client.ping()
-        except redis.RedisError as error:
-            pytest.skip(f"Redis at {REDIS_URL} not reachable: {error}")
-        try:
+        with reachable_redis(settings.postgres_schema):
             yield settings
-        finally:
-            keys = list(client.scan_iter(match=redis_key(settings.postgres_schema, "*")))
-            if keys:
-                client.delete(*keys)
-            client.close()
 
 
 @pytest.fixture(params=["postgres", "redis"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-import redis
+from support.redis_keys import REDIS_URL, reachable_redis
 from support.relaying import (
     CONTEXT,
     FAST,
@@ -26,9 +26,7 @@ from support.relaying import (
     wait_until_published,
 )
 
-from infrastructure.leadership import redis_key
 from infrastructure.relay import Leadership, LeadershipLostError, RelayOptions, advisory_key
-from infrastructure.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -134,23 +132,11 @@ def lock_thief(world: RelayWorld) -> Iterator[LockThief]:
         yield LockThief(world, conn)
 
 
-REDIS_URL = Settings.from_env().redis_url
-
-
 @pytest.fixture
 def redis_world(world: RelayWorld) -> Iterator[RelayWorld]:
     """`world` with the Redis lock; skipped unless Redis answers, the schema's keys deleted after."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} not reachable: {error}")
-    try:
+    with reachable_redis(world.settings.postgres_schema):
         yield RelayWorld(world.settings.replace(lock_backend="redis", redis_url=REDIS_URL), world.system)
-    finally:
-        for key in client.scan_iter(match=redis_key(world.settings.postgres_schema, "*")):
-            client.delete(key)
-        client.close()
 
 
 def test_with_the_redis_lock_one_of_two_relays_leads_and_each_event_is_published_once(

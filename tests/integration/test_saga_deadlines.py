@@ -15,15 +15,15 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-import redis
 from psycopg import sql
+from support.redis_keys import REDIS_URL, reachable_redis
 
 from domain.inventory import RestockSku
 from domain.money import Money
 from domain.orders import OrderLine, OrderStatus, PlaceOrder, ShippingAddress
 from domain.ports import Deadline, FencedOutError
 from infrastructure.deadlines import PostgresDeadlineStore
-from infrastructure.leadership import AdvisoryLock, lock_for, redis_key
+from infrastructure.leadership import AdvisoryLock, lock_for
 from infrastructure.settings import Settings
 from services.bootstrap import System, build
 from services.saga import DeadlineScheduler, OrderSaga, Pump
@@ -181,23 +181,11 @@ def test_two_running_schedulers_fail_a_late_order_once(
     assert store.due(datetime.now(UTC) + timedelta(days=1), limit=10) == []
 
 
-REDIS_URL = Settings.from_env().redis_url
-
-
 @pytest.fixture
 def redis_settings(settings: Settings) -> Iterator[Settings]:
     """`settings` with the Redis lock; skipped unless Redis answers, the schema's keys deleted after."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} not reachable: {error}")
-    try:
+    with reachable_redis(settings.postgres_schema):
         yield settings.replace(lock_backend="redis", redis_url=REDIS_URL)
-    finally:
-        for key in client.scan_iter(match=redis_key(settings.postgres_schema, "*")):
-            client.delete(key)
-        client.close()
 
 
 def in_an_hour() -> datetime:
