@@ -16,6 +16,7 @@ or as the counting callables it hands in.
 
 import re
 
+import httpx
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -26,6 +27,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 # A `_created` series beside every counter doubles the lines a scrape reads, for a start
 # time that `process_start_time_seconds` already gives.
@@ -167,3 +169,21 @@ class Metrics:
 
 
 METRICS = Metrics(REGISTRY)
+
+# One scrape: every sample's value by its name and its labels, sorted.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(url: str, timeout_s: float = 5.0) -> Samples:
+    """What a process's `/metrics` at `url` says now; httpx.HTTPError when it does not answer."""
+    text = httpx.get(url, timeout=timeout_s).raise_for_status().text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def absorbed(samples: Samples, layer: str) -> float:
+    """The duplicates a scraped process absorbed at `layer`."""
+    return samples.get(("orders_duplicates_absorbed_total", (("layer", layer),)), 0.0)

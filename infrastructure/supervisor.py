@@ -10,13 +10,13 @@ a child every ten seconds kept it down for 30 s at a time, and its orders missed
 deadlines waiting for it.)
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +65,7 @@ class Supervisor:
         finally:
             self.stop_all()
 
-    @contextmanager
+    @contextlib.contextmanager
     def running(self) -> Iterator[None]:
         """Keep the children running in a background thread for the duration of a `with`."""
         stop = threading.Event()
@@ -79,6 +79,18 @@ class Supervisor:
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.process.pid for c in self.children if c.process and c.process.poll() is None}
+
+    @contextlib.contextmanager
+    def paused(self, name: str) -> Iterator[None]:
+        """Freeze the child `name` (SIGSTOP) for the duration of a `with`, as a hung host would
+        be: its connections stay open and it answers nothing. KeyError if it is not running."""
+        pid = self.pids()[name]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # killed meanwhile: it is started again
+                os.kill(pid, signal.SIGCONT)
 
     def stop_all(self) -> None:
         running = [c for c in self.children if c.process and c.process.poll() is None]

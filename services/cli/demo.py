@@ -59,8 +59,9 @@ def _demo(
     settings = Settings.from_env(env)
     print(f"demo run in schema {settings.postgres_schema}, topics {settings.topic('<context>')}")
     with api_client(settings) as api:
-        processes = run.supervisor(settings, env).running()
-        ok = run_demo(settings, processes, api, orders, seed, workers, terminal.track)
+        processes = run.supervisor(settings, env)
+        urls = run.metrics_urls(settings)
+        ok = run_demo(settings, processes, api, orders, seed, workers, terminal.track, urls)
     schema, prefix = settings.postgres_schema, settings.kafka_topic_prefix
     print(f"check again: ORDERS_POSTGRES_SCHEMA={schema} ORDERS_KAFKA_TOPIC_PREFIX={prefix} orders check")
     return 0 if ok else 1

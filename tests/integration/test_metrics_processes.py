@@ -19,12 +19,12 @@ import httpx
 import psutil
 import pytest
 from kafka.structs import TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 from support.isolation import on_free_ports, wait_until
 from support.running import ORDER_TIMEOUT_S, answer
 
 from domain.orders import OrderStatus
 from infrastructure import kafka
+from infrastructure.metrics import absorbed, scrape
 from infrastructure.settings import Settings
 from services.api.schemas import EXAMPLE_ORDER
 from services.bootstrap import System
@@ -32,8 +32,6 @@ from services.cli import run
 from services.cli.demo import METRICS_PORTS, free_port_block
 
 pytestmark = pytest.mark.integration
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
@@ -170,16 +168,3 @@ def ended(system: System, order_id: uuid.UUID) -> OrderStatus:
         status, f"order {order_id} to end", timeout_s=ORDER_TIMEOUT_S, every_s=0.2
     )
     return result
-
-
-def scrape(url: str) -> Samples:
-    text = httpx.get(url, timeout=10).raise_for_status().text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def absorbed(samples: Samples, layer: str) -> float:
-    return samples.get(("orders_duplicates_absorbed_total", (("layer", layer),)), 0.0)

@@ -44,3 +44,16 @@ def test_a_child_killed_with_sigkill_is_restarted_and_all_stop_cleanly(tmp_path:
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids
     )
+
+
+def test_a_paused_child_is_stopped_until_the_with_ends_and_runs_on_after(tmp_path: Path) -> None:
+    supervisor = Supervisor([("a", SLEEPER)], env=os.environ, log_dir=tmp_path, say=lambda _: None)
+    with supervisor.running():
+        wait_for(lambda: "a" in supervisor.pids())
+        child = psutil.Process(supervisor.pids()["a"])
+        with supervisor.paused("a"):
+            wait_for(lambda: child.status() == psutil.STATUS_STOPPED)
+        wait_for(lambda: child.status() != psutil.STATUS_STOPPED)
+        assert supervisor.pids()["a"] == child.pid, "resumed, not restarted"
+        with pytest.raises(KeyError):
+            supervisor.paused("b").__enter__()

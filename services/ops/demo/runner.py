@@ -4,11 +4,12 @@ then the invariant check, a redelivery of everything, and a summary."""
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from threading import Thread
+from typing import Protocol
 
 import httpx
 
@@ -16,8 +17,11 @@ from domain.errors import UnknownPaymentError
 from domain.orders import Order
 from domain.payments import PaymentStatus
 from infrastructure.settings import Settings
+from infrastructure.supervisor import Supervisor
 from services.bootstrap import System, build, edges
+from services.contexts import orders as orders_context
 from services.ops.check import Report, run_check
+from services.ops.demo.absorbed import Absorbed, copy_records
 from services.ops.demo.redelivery import Redelivery, redeliver
 from services.ops.demo.scenario import FIRST_CALL_FAILS, Customers, Plan, make_plans, schedule
 from services.ops.demo.submitter import Submitter
@@ -26,6 +30,7 @@ SKUS = [f"SKU-{n}" for n in range(1, 6)]
 STOCK_PER_SKU = 120  # less than 200 orders want: some run out of stock
 QUIESCENCE_TIMEOUT_S = 90.0
 READY_TIMEOUT_S = 60.0
+COPY_WAIT_S = 30.0  # for the first placements to be published, while the saga is paused
 
 # How far a long step got, and now and then a line for a log to show (None in between).
 Advance = Callable[[float, str | None], None]
@@ -39,16 +44,18 @@ class Track(Protocol):
 
 def run_demo(
     settings: Settings,
-    processes: AbstractContextManager[Any],
+    processes: Supervisor,
     api: httpx.Client,
     orders: int,
     seed: int,
     workers: int,
     track: Track,
+    metrics_urls: Mapping[str, str],
     say: Callable[[str], None] = print,
 ) -> bool:
-    """Run the scenario against `api` while `processes` runs the system on `settings`; True
-    when every invariant holds and the redelivery changed nothing."""
+    """Run the scenario against `api` while `processes` run the system on `settings`; True
+    when every invariant holds, every process counted the duplicates the scenario gave it (at
+    `metrics_urls`, by process name) and the redelivery changed nothing."""
     rng = random.Random(seed)
     plans = make_plans(settings.postgres_schema, orders, SKUS, rng)
     submitter = Submitter(api)
@@ -56,19 +63,26 @@ def run_demo(
     started = time.monotonic()
     system = build(settings, *edges(settings))  # the saga's provider and carrier
     try:
-        with processes:
+        with processes.running():
             wait_until_ready(api, say)
             say(f"{orders} orders, {len(SKUS)} SKUs, {workers} customers at once, every POST sent twice")
             customers.restock(SKUS, STOCK_PER_SKU)
             actions = schedule(plans, rng)
             sending = track("placements and cancellations", len(actions), "sent")
+            copied: list[int] = []
+            twice = Thread(target=lambda: copied.append(_placements_twice(settings, processes)))
+            twice.start()
             with ThreadPoolExecutor(workers) as pool, sending as advance:
                 for done, _ in enumerate(pool.map(customers.act, actions), start=1):
                     due = done % 50 == 0 or done == len(actions)
                     line = f"  {done}/{len(actions)} placements and cancellations sent ({_since(started)})"
                     advance(done, line if due else None)
+            twice.join()
+            copied.append(copy_records(settings, system.registry.names))
+            say(f"{sum(copied)} published records put on their topics again, as a broker may deliver twice")
             say("waiting until every order is finished, published and projected")
             report = run_check(settings, QUIESCENCE_TIMEOUT_S, say)
+            counted = Absorbed.scrape(metrics_urls)
         if not report.quiescent:  # redelivery would do the unfinished work, not show idempotence
             say(report.table())
             return False
@@ -77,9 +91,14 @@ def run_demo(
         layers = Layers(submitter.counts, _retried_at_provider(system, customers, plans), redelivered)
         endings = Counter(ending(system.orders.order(i)) for i in customers.order_ids.values())
         say(summary(endings, layers, report, time.monotonic() - started))
+        unused = () if submitter.counts["in flight, asked again"] else ("http_in_flight",)
+        missing = counted.missing(unused)
+        say("\nduplicates absorbed, per process and layer, as each process's /metrics said:")
+        say("\n".join(counted.table()))
+        say("  every process counted what it absorbed" if not missing else "  MISSING: " + ", ".join(missing))
     finally:
         system.close()
-    return report.ok and redelivered.ok
+    return report.ok and redelivered.ok and not missing
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,12 @@ def _retried_at_provider(system: System, customers: Customers, plans: list[Plan]
                 continue  # stopped before payment (out of stock, cancelled)
             retried += payment.status is not PaymentStatus.REQUESTED
     return retried
+
+
+def _placements_twice(settings: Settings, processes: Supervisor) -> int:
+    """The first placements, each on its topic twice before the saga, paused meanwhile, reads it."""
+    with processes.paused("saga"):
+        return copy_records(settings, [orders_context.CONTEXT.name], wait_s=COPY_WAIT_S)
 
 
 def wait_until_ready(api: httpx.Client, say: Callable[[str], None]) -> None:
