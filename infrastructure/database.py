@@ -24,8 +24,14 @@ def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connecti
 
 
 def ensure_schema(settings: Settings) -> None:
+    """Create the settings' schema if it is missing. `IF NOT EXISTS` is no guard against a
+    race: when the processes of `orders run` start together, two may both find it missing, and
+    the second insert into the catalogue fails with a unique violation. A transaction-scoped
+    advisory lock on the schema's name takes them one at a time."""
     if settings.database_url and settings.postgres_schema:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with psycopg.connect(settings.database_url) as conn, conn.transaction():
+            name = f"schema:{settings.postgres_schema}"
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.postgres_schema))
             )
