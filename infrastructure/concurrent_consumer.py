@@ -4,7 +4,8 @@ The poll loop never waits on a handler. It hands each record to the queue of its
 saga's key is the order id), and a pool of workers takes the keys in turn: a key is worked
 on by one worker at a time, its records in arrival order, so one order's events stay in
 order while other orders go ahead. A handler that raises holds back its key only: that
-record is tried again after a backoff (`Lanes`), while the other keys carry on.
+record is tried again after a backoff (`Lanes`), while the other keys carry on. While a worker
+handles a record, the record's ids are bound to its log lines (`Delivery.trace_ids`).
 
 Offsets are committed per partition up to the first record not yet handled (`Progress`),
 never past one: a crash redelivers at most what was in flight, and the handler's
@@ -30,6 +31,7 @@ from kafka.structs import OffsetAndMetadata
 from infrastructure.consuming import ConsumerLag, Delivery, Incarnations
 from infrastructure.faults.crash_points import crash_point
 from infrastructure.lanes import Lanes
+from infrastructure.logs import bound
 from infrastructure.metrics import METRICS, Metrics
 from infrastructure.progress import Progress
 
@@ -59,8 +61,8 @@ class ConcurrentConsumer(Generic[T]):
         self.commit_every_s = commit_every_s
         self.progress = Progress()
         self._lock = threading.Lock()  # guards `progress`; the consumer is used by `run`'s thread only
-        self.lanes: Lanes[tuple[TopicPartition, int, int, T]] = Lanes(
-            lambda item: handle(item[3]), self._done, workers, name
+        self.lanes: Lanes[tuple[TopicPartition, int, int, T, dict[str, str]]] = Lanes(
+            lambda item: _traced(handle, item[3], item[4]), self._done, workers, name
         )
         self.incarnations = Incarnations(consumer)
         self.lag = ConsumerLag(consumer, group, metrics) if group else None
@@ -122,9 +124,9 @@ class ConcurrentConsumer(Generic[T]):
             generation = self.progress.seen(tp, delivery.offset, in_flight=routed is not None)
         if routed is not None:
             key, item = routed
-            self.lanes.add(key, (tp, delivery.offset, generation, item))
+            self.lanes.add(key, (tp, delivery.offset, generation, item, delivery.trace_ids()))
 
-    def _done(self, item: tuple[TopicPartition, int, int, Any]) -> None:
+    def _done(self, item: tuple[TopicPartition, int, int, Any, dict[str, str]]) -> None:
         with self._lock:
             self.progress.done(item[0], item[1], item[2])
 
@@ -137,3 +139,8 @@ class ConcurrentConsumer(Generic[T]):
         elif self._paused and in_flight < self.max_in_flight // 2:
             self.consumer.resume(*self.consumer.paused())
             self._paused = False
+
+
+def _traced(handle: Callable[[T], None], item: T, ids: dict[str, str]) -> None:
+    with bound(**ids):
+        handle(item)

@@ -13,6 +13,11 @@ A topic can come back empty: deleted and re-created, or on a broker that lost it
 (the local one keeps it in memory), to be filled again by the relay from offset 0. A
 consumer's position from before would skip that many records of the new topic, so the loop
 watches each topic's id (`Incarnations`) and reads a re-created topic from its beginning.
+
+A record's ids (`Delivery.trace_ids`: its event's, command's, correlation and causation ids)
+are bound to the log lines of whatever handles that one record (`infrastructure/logs.py`):
+the saga's workers (`concurrent_consumer.py`) and a projection applying its event
+(`projections/applying.py`). A batch as a whole is logged here with its size only.
 """
 
 import logging
@@ -29,6 +34,7 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from infrastructure.contracts import IntegrationEvent
+from infrastructure.contracts.envelope import TRACE_IDS
 from infrastructure.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,12 @@ class Delivery:
     def event(self) -> IntegrationEvent:
         """Decode and validate the envelope; raises on a malformed (poison) record."""
         return IntegrationEvent.from_bytes(self.value)
+
+    def trace_ids(self) -> dict[str, str]:
+        """The ids among its headers (`IntegrationEvent.headers`), read without decoding the
+        value: a record that cannot be decoded still names what it came from."""
+        headers = dict(self.headers)
+        return {name: headers[name].decode(errors="replace") for name in TRACE_IDS if name in headers}
 
 
 BatchHandler = Callable[[Sequence[Delivery]], None]

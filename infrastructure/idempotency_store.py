@@ -5,10 +5,12 @@ One row per scope (tenant, method, route, key). Claiming is one statement: an IN
 ON CONFLICT branch takes the row over only if it expired, or if its claim's lease lapsed and
 the claimant's fingerprint is the row's (a retry of the crashed request; another body stays
 refused), so of any number of concurrent requests exactly one gets the row, and none waits
-for another's request to finish. The row is not the durable record of the command (the
-command log is, see docs/adr/0003-api-idempotency.md), so it lives in autocommit statements
-of its own. A statement waits for a pooled connection at most `CONNECTION_WAIT_S`: while the
-database is away, the request is answered (503) rather than held for the pool's 30 s.
+for another's request to finish. The row names the HTTP request that claimed it last
+(`request_id`, the id in its log lines and the correlation id of its events). The row is not
+the durable record of the command (the command log is, see docs/adr/0003-api-idempotency.md),
+so it lives in autocommit statements of its own. A statement waits for a pooled connection at
+most `CONNECTION_WAIT_S`: while the database is away, the request is answered (503) rather
+than held for the pool's 30 s.
 """
 
 import threading
@@ -34,16 +36,20 @@ DDL = (
     " lease_until timestamptz NOT NULL,"
     " expires_at timestamptz NOT NULL,"
     " status smallint, headers jsonb, body bytea,"  # the response; NULL while in flight
+    " request_id text NOT NULL DEFAULT '',"
     " PRIMARY KEY (tenant, method, route, key))",
+    # a table made before request ids were kept
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS request_id text NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS {index} ON {table} (expires_at)",
 )
 SCOPE = "tenant = %s AND method = %s AND route = %s AND key = %s"
 CLAIM = (
-    "INSERT INTO {table} AS held (tenant, method, route, key, fingerprint, token, lease_until, expires_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, now() + %s, now() + %s)"
+    "INSERT INTO {table} AS held"
+    " (tenant, method, route, key, fingerprint, token, lease_until, expires_at, request_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, now() + %s, now() + %s, %s)"
     " ON CONFLICT (tenant, method, route, key) DO UPDATE SET fingerprint = excluded.fingerprint,"
     " token = excluded.token, lease_until = excluded.lease_until, expires_at = excluded.expires_at,"
-    " status = NULL, headers = NULL, body = NULL"
+    " request_id = excluded.request_id, status = NULL, headers = NULL, body = NULL"
     " WHERE held.expires_at <= now()"
     " OR (held.status IS NULL AND held.lease_until <= now() AND held.fingerprint = excluded.fingerprint)"
     " RETURNING token"
@@ -72,10 +78,16 @@ class PostgresIdempotencyStore:
         self._pool = pool_with_tables(settings, [self._sql(statement) for statement in DDL], max_connections)
 
     def claim(
-        self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta
+        self,
+        scope: Scope,
+        fingerprint: str,
+        token: str,
+        lease: timedelta,
+        ttl: timedelta,
+        request_id: str = "",
     ) -> Held | None:
         while True:  # a holder deleted between the two statements lets the next claim through
-            if self._run(CLAIM, (*scope, fingerprint, token, lease, ttl)):
+            if self._run(CLAIM, (*scope, fingerprint, token, lease, ttl, request_id)):
                 return None
             rows = self._run(HOLDER, scope)
             if rows:
@@ -110,7 +122,8 @@ class InMemoryIdempotencyStore:
     """The same contract in one process, for unit tests and `orders api` without a database.
     Its time is the host's wall clock, or `clock` (a test that jumps it: failure scenario
     S15, docs/FAILURE-MODES.md); the PostgreSQL store reads the server's `now()` instead,
-    so no API host's clock enters."""
+    so no API host's clock enters. It keeps no request ids: they are for an operator's SQL,
+    and this process's log has them."""
 
     @dataclass
     class _Row:
@@ -126,7 +139,13 @@ class InMemoryIdempotencyStore:
         self._clock = clock
 
     def claim(
-        self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta
+        self,
+        scope: Scope,
+        fingerprint: str,
+        token: str,
+        lease: timedelta,
+        ttl: timedelta,
+        request_id: str = "",
     ) -> Held | None:
         now = self._clock()
         with self._lock:

@@ -15,6 +15,7 @@ or as the counting callables it hands in.
 """
 
 import re
+from collections.abc import Iterable
 
 import httpx
 from prometheus_client import (
@@ -27,6 +28,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 # A `_created` series beside every counter doubles the lines a scrape reads, for a start
@@ -38,8 +40,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # saga record all of whose commands the log answered), the provider and the carrier
 # simulators (their records under the key), and the API's record of a provider webhook.
 LAYERS = ("http_replay", "http_in_flight", "command_log", "consumer", "provider", "carrier", "webhook")
-# What the reconcile command will compare with the outside parties' records.
-RECONCILIATION_KINDS = ("payment", "shipment")
+# What `orders reconcile` compares: the read models with their events, and the payments and the
+# shipments with the provider's and the carrier's records.
+RECONCILIATION_KINDS = ("read_model", "payment", "shipment")
 NAME = re.compile(r"orders_[a-z_]+")
 
 
@@ -133,10 +136,10 @@ class Metrics:
             "orders_gateway_calls_parked", "Calls refused for good, parked for a person.", "context"
         )
 
-        # Reconciliation with the outside parties' records (the reconcile command).
+        # Reconciliation (`orders reconcile`): what its last run left different, by kind.
         self.reconciliation_differences = gauge(
             "orders_reconciliation_differences",
-            "Differences the last reconciliation found between the system and an outside party, by kind.",
+            "Differences the last reconciliation found and did not repair, by kind.",
             "kind",
         )
 
@@ -155,6 +158,10 @@ class Metrics:
         On every interface, since Prometheus scrapes from another host or container: the
         metrics hold no ids and no secrets."""
         start_http_server(port, host, self.registry)
+
+    def samples(self) -> "Samples":
+        """Every sample of this registry now, as `scrape` reads another process's."""
+        return _samples(self.registry.collect())
 
     def series(self) -> frozenset[str]:
         """The names of the series the system's own families expose (`orders_*`): a counter's
@@ -175,11 +182,16 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> Samples:
-    """What a process's `/metrics` at `url` says now; httpx.HTTPError when it does not answer."""
+    """What a process's `/metrics` at `url` says now: httpx.HTTPError when it does not answer,
+    ValueError when what it answers is not metrics."""
     text = httpx.get(url, timeout=timeout_s).raise_for_status().text
+    return _samples(text_string_to_metric_families(text))
+
+
+def _samples(families: Iterable[Metric]) -> Samples:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
+        for family in families
         for sample in family.samples
     }
 

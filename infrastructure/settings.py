@@ -38,6 +38,7 @@ CIPHER_TOPIC = "eventsourcing.cipher:AESCipher"
 POSTGRES_FACTORY = "infrastructure.command_log:PostgresCommandFactory"
 PREFIX = "ORDERS_"
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_PROCESS = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # a process's name, as `orders run` names its children
 _API_KEY = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # an RFC 6750 bearer token
 _HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s?#]*")  # a host, and perhaps a path
 # What goes into `-c search_path` unquoted: PostgreSQL's plain identifiers, lowercase ASCII.
@@ -95,6 +96,25 @@ def _tenant_key_pairs(value: object) -> object:
     return (
         tuple(tuple(item.strip().partition(":")[::2]) for item in value.split(",")) if value.strip() else ()
     )
+
+
+def _name_url_pairs(value: object) -> object:
+    """ORDERS_METRICS_URLS as `orders run` writes it: space-separated name=url pairs."""
+    if not isinstance(value, str):
+        return value
+    return tuple(tuple(item.partition("=")[::2]) for item in value.split())
+
+
+def _metrics_urls(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    for position, (name, url) in enumerate(pairs, start=1):
+        if not _PROCESS.fullmatch(name) or not _HTTP_URL.fullmatch(url):
+            raise ValueError(
+                "must be space-separated name=url pairs (name: a-z, 0-9, _ or -; url: http:// or https://);"
+                f" pair {position} is not"
+            )
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("names one process twice")
+    return pairs
 
 
 def _api_keys(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -199,8 +219,17 @@ class Settings(BaseSettings):
     # API serves it on its own port); 0: nowhere. `orders run` gives each child its own, from
     # this one up.
     metrics_port: Annotated[int, Field(ge=0, lt=65_536)] = 9100
+    # The other processes' metrics, by name, which the API's live dashboard adds to its own:
+    # `name=url` pairs, as `orders run` writes them to .devstack/env.
+    metrics_urls: Annotated[
+        tuple[tuple[str, str], ...], NoDecode, BeforeValidator(_name_url_pairs), AfterValidator(_metrics_urls)
+    ] = ()
     # How long an order has from its placement to ship before the saga fails it.
     saga_complete_within_s: Seconds = 120.0
+    # How often `orders run`'s reconciliation child (`orders reconcile --every`) compares the
+    # read models, the payments and the shipments with what they should hold, and repairs what
+    # it can: each run folds every aggregate and every read model, so not every few seconds.
+    reconcile_every_s: Seconds = 300.0
     # The key that encrypts every stored event and snapshot at rest, with the eventsourcing
     # library's own cipher (AES-GCM), and the customers' keys: base64 of 16, 24 or 32 bytes.
     # `orders dev up` makes one for the dev stack. Unset: stored in clear.

@@ -11,7 +11,8 @@ unusual, that attempt is rolled back and the batch is applied record by record: 
 dead-lettered, and the rest of the batch goes on. Each record's whole way - decoding,
 ordering, parking, its version record - is in a savepoint too: whatever fails on it that is
 the record's fault is rolled back and the record dead-lettered, so no record can hold its
-batch in a retry for good.
+batch in a retry for good. Applying or parking an event binds its ids to the log lines
+(`infrastructure/logs.py`), so a dead letter's line names the flow it belongs to.
 """
 
 import logging
@@ -24,6 +25,7 @@ from psycopg import Cursor
 from psycopg.errors import ProgramLimitExceeded
 
 from infrastructure.contracts import IntegrationEvent
+from infrastructure.logs import bound
 from projections import batched, dead_letters, positions, stats
 from projections.incoming import Identity, Incoming
 from projections.ordering import Verdict, decide
@@ -80,15 +82,16 @@ class Applier:
         self, cursor: Cursor[Any], event: IntegrationEvent, record: Incoming, counts: Counts
     ) -> bool:
         """Apply the aggregate's next event, or dead-letter it if that fails."""
-        error = self.attempt(cursor, event)
-        if not error:
-            self.applied(cursor, event, counts)
-            return True
-        who = Identity(event.aggregate_id, event.aggregate_version)
-        if dead_letters.add(cursor, self.name, who, record, error):
-            counts.dead_lettered += 1
-        log.warning("%s: dead-lettered %s from %s: %s", self.name, event.event_id, record.source, error)
-        return False
+        with bound(**event.trace_ids()):
+            error = self.attempt(cursor, event)
+            if not error:
+                self.applied(cursor, event, counts)
+                return True
+            who = Identity(event.aggregate_id, event.aggregate_version)
+            if dead_letters.add(cursor, self.name, who, record, error):
+                counts.dead_lettered += 1
+            log.warning("%s: dead-lettered %s from %s: %s", self.name, event.event_id, record.source, error)
+            return False
 
     def attempt(self, cursor: Cursor[Any], event: IntegrationEvent) -> str:
         """Run the projection's `apply` in a savepoint; the error if it failed, else ""."""
@@ -152,9 +155,10 @@ class Applier:
             return
         counts.parked += 1
         waits_for = "a dead letter" if why is Verdict.BLOCKED else f"version {last + 1}"
-        log.warning(
-            "%s: parked %s from %s: waits for %s", self.name, event.event_id, record.source, waits_for
-        )
+        with bound(**event.trace_ids()):
+            log.warning(
+                "%s: parked %s from %s: waits for %s", self.name, event.event_id, record.source, waits_for
+            )
 
     def _unroutable(self, cursor: Cursor[Any], record: Incoming, error: str, counts: Counts) -> None:
         who = record.salvage_identity()

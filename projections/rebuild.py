@@ -8,12 +8,14 @@ the new one is complete, and the new one from then on: never an error, never a t
 built. The result is the same from either source, because the same `Applier` applies the
 same published events. With `dry_run` nothing is swapped and the transaction is rolled back:
 the answer to "would a fresh fold equal the live model?" (invariant I5), leaving everything
-as it was.
+as it was. `fold_of_consumed` asks the narrower question `orders reconcile` needs of a live
+system: does the model equal a fold of the events it has consumed, however far behind it is?
 """
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from uuid import UUID
 
 from infrastructure.database import connect
 from infrastructure.settings import Settings
@@ -57,6 +59,18 @@ def rebuild_from_events(
     return _rebuild(settings, projection, read, reset=True, dry_run=dry_run, handled=handled)
 
 
+def fold_of_consumed(
+    settings: Settings, projection: Projection, logs: Mapping[str, NotificationLog]
+) -> Outcome:
+    """Fold every stored event up to the version of its aggregate that the projection has
+    applied, beside the live tables, and roll back. The versions are read under the rebuild's
+    lock, with the live checksum: no batch can apply more in between, so the two checksums
+    differ only where the live model diverged from its events, never because it lags."""
+    consumed: dict[UUID, int] = {}  # filled under the lock, before the fold reads the store
+    read = partial(sources.from_store, logs, projection.contexts, up_to=consumed)
+    return _rebuild(settings, projection, read, reset=True, dry_run=True, consumed=consumed)
+
+
 def replay_from_kafka(settings: Settings, projection: Projection) -> Outcome:
     """Apply every record from offset 0 again over the live tables: each one is already
     applied, so this changes nothing but the duplicate counter (layer 6, end to end)."""
@@ -72,7 +86,10 @@ def _rebuild(
     reset: bool,
     dry_run: bool,
     handled: Handled | None = None,
+    consumed: dict[UUID, int] | None = None,
 ) -> Outcome:
+    """`consumed`, if given, is filled with the versions the projection has applied before
+    staging forgets them."""
     tables.ensure(settings, projection)
     applier, counts = Applier(projection), Counts()
     with (
@@ -82,6 +99,9 @@ def _rebuild(
     ):
         tables.lock_for_rebuild(cursor, settings, projection)
         before = checksum(conn, projection)
+        if consumed is not None:
+            query = "SELECT aggregate_id, version FROM projection_versions WHERE projection = %s"
+            consumed.update(cursor.execute(query, (projection.name,)).fetchall())
         staged = tables.stage(cursor, projection) if reset else None
         for batch in batches():  # read only now: every earlier live batch has committed
             counts.add(applier.apply_all(cursor, batch))

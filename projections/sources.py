@@ -10,6 +10,7 @@ relay publishes them.
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
+from uuid import UUID
 
 from kafka.structs import TopicPartition
 
@@ -66,13 +67,18 @@ def from_kafka(
         consumer.close(autocommit=False)
 
 
-def from_store(logs: Mapping[str, NotificationLog], contexts: Sequence[str]) -> Iterator[list[Incoming]]:
-    """Every stored event of the contexts, context by context, in notification order."""
+def from_store(
+    logs: Mapping[str, NotificationLog], contexts: Sequence[str], up_to: Mapping[UUID, int] | None = None
+) -> Iterator[list[Incoming]]:
+    """Every stored event of the contexts, context by context, in notification order; with
+    `up_to`, only each aggregate's events up to the version it gives (none of one it omits)."""
     for context in contexts:
         app, start = logs[context], 1
         while page := app.recorder.select_notifications(start, PAGE_SIZE):
-            yield [
+            if batch := [
                 Incoming.stored(to_integration_event(context, app.mapper.to_domain_event(n), n.id))
                 for n in page
-            ]
+                if up_to is None or n.originator_version <= up_to.get(n.originator_id, 0)
+            ]:
+                yield batch
             start = page[-1].id + 1

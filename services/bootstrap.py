@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from domain.ports import Carrier, PaymentProvider
 from domain.privacy import Vault
+from infrastructure.calls import PostgresAttemptLog
 from infrastructure.database import ensure_schema
 from infrastructure.gateways import RetryPolicy
 from infrastructure.gateways.carrier import HttpCarrier, InMemoryCarrier
@@ -19,8 +20,11 @@ from infrastructure.gateways.payments import (
     InMemoryPaymentProvider,
     LedgerPaymentProvider,
 )
+from infrastructure.logs import RequestLogging as RequestLogging  # the HTTP servers' access lines
 from infrastructure.metrics import METRICS
 from infrastructure.metrics import Metrics as Metrics  # the services' way to name the type
+from infrastructure.metrics import Samples as Samples
+from infrastructure.metrics import scrape as scrape  # another process's metrics, as `Metrics.samples`
 from infrastructure.settings import Settings
 from infrastructure.vault import memory_vault, postgres_vault
 from services.context import ContextApplication, Registry, Wiring
@@ -147,12 +151,19 @@ def edges(settings: Settings) -> tuple[PaymentProvider, Carrier]:
     call it is given: the gateway keeps the schedule of further attempts in the call table,
     where a backoff holds no thread and survives a restart. Without URLs, for a run on its
     own, the provider's ledger called in process and an in-memory carrier. Both providers
-    write one ledger (PostgreSQL schema "psp"), where `orders check` reads what was charged."""
+    write one ledger (PostgreSQL schema "psp"), where `orders check` reads what was charged.
+    Over HTTP on a database, every attempt is recorded (`call_attempts`, for `orders trace`)."""
     policy = RetryPolicy.from_settings(settings)
+    over_http = settings.database_url and (settings.psp_url or settings.carrier_url)
+    attempts = PostgresAttemptLog(settings) if over_http else None
     provider: PaymentProvider = (
-        HttpPaymentProvider(settings.psp_url, policy) if settings.psp_url else LedgerPaymentProvider(settings)
+        HttpPaymentProvider(settings.psp_url, policy, attempts=attempts)
+        if settings.psp_url
+        else LedgerPaymentProvider(settings)
     )
     carrier: Carrier = (
-        HttpCarrier(settings.carrier_url, policy) if settings.carrier_url else InMemoryCarrier()
+        HttpCarrier(settings.carrier_url, policy, attempts=attempts)
+        if settings.carrier_url
+        else InMemoryCarrier()
     )
     return provider, carrier

@@ -14,6 +14,9 @@ What happens to a call depends only on why it did not get an answer:
     refusal the state did not expect: `CallRefusedError`), or an answer the context cannot
     record: park it, with the reason, for a person.
 A call leased to a worker that died is claimed again once its lease has passed.
+While a call is performed, its ids are bound to the log lines: its flow's correlation id, the
+command that decided it as the cause (as the party is told), and the id of the command that
+will record its answer.
 """
 
 import logging
@@ -23,6 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
+
+from structlog.contextvars import bound_contextvars
 
 from domain.calls import Call, CallRefusedError
 from domain.commands import Command
@@ -87,6 +92,12 @@ class Gateway:
     def perform(self, call: Call) -> str:
         """Ask, record the answer, or schedule the next attempt; returns what became of it:
         "answered", "retry" or "parked"."""
+        with bound_contextvars(
+            correlation_id=call.correlation_id, causation_id=call.causation_id, command_id=call.answer_id
+        ):
+            return self._perform(call)
+
+    def _perform(self, call: Call) -> str:
         try:
             answer = self.context.ask(call)
             crash_point("gateway.after_call")

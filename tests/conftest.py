@@ -15,11 +15,20 @@ from pathlib import Path
 
 import pytest
 from support.backends import KAFKA_IMAGE, POSTGRES_IMAGE, Backend, Source, choose_backend, docker_reachable
+from support.logs import restored
 
 from infrastructure.devstack import EmbeddedPostgres, LocalBroker, free_port
 from infrastructure.settings import Settings
 
 GIVEN = Settings.from_env()
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A command run in process (`main(["reconcile"])`) configures the process's logging onto
+    the stderr pytest captures for that test and closes afterwards: put it back."""
+    with restored():
+        yield
 
 
 @pytest.fixture(scope="session")

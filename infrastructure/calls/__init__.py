@@ -12,10 +12,22 @@ is parked with its reason, for an operator to retry.
 
 `PostgresCallQueue` and `MemoryCallQueue` keep the same contract, so the gateway and its
 tests run unchanged in memory and on PostgreSQL.
+
+Beside the calls, `call_attempts` (attempts.py) records every request the HTTP clients made
+under a call's key, and what it met, for `orders trace`.
 """
 
+from infrastructure.calls.attempts import Attempt, AttemptLog, PostgresAttemptLog
 from infrastructure.calls.memory import MemoryCallQueue
 from infrastructure.calls.queue import ParkedCall, PostgresCallQueue
 from infrastructure.calls.table import CallTable
 
-__all__ = ["CallTable", "MemoryCallQueue", "ParkedCall", "PostgresCallQueue"]
+__all__ = [
+    "Attempt",
+    "AttemptLog",
+    "CallTable",
+    "MemoryCallQueue",
+    "ParkedCall",
+    "PostgresAttemptLog",
+    "PostgresCallQueue",
+]

@@ -35,6 +35,10 @@ class CallTable:
             SQL("CREATE INDEX IF NOT EXISTS {} ON {} (due_at) WHERE state = 'pending'").format(
                 Identifier(f"{name}_due"), table
             ),
+            # An order's calls, by the commands that decided them (`orders trace`).
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (causation_id)").format(
+                Identifier(f"{name}_causation"), table
+            ),
         ]
         self._insert = SQL(
             "INSERT INTO {} (call_id, operation, request, correlation_id, causation_id)"
@@ -64,6 +68,10 @@ class CallTable:
             " WHERE call_id = %s AND state = 'parked' RETURNING call_id"
         ).format(table)
         self.pending = SQL("SELECT count(*) FROM {} WHERE state = 'pending'").format(table)
+        self.decided_by = SQL(
+            "SELECT call_id, operation, correlation_id, causation_id, state, attempts, last_error,"
+            " created_at, done_at FROM {} WHERE causation_id = ANY(%s)"
+        ).format(table)
         self.parked = SQL(
             f"SELECT {_COLUMNS}, last_error, done_at FROM {{}} WHERE state = 'parked' ORDER BY done_at"
         ).format(table)

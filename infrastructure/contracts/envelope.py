@@ -13,6 +13,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 CONTENT_TYPE = "application/json"
+# What an event says about where it comes from: the ids a consumer's log lines carry while it
+# handles the event, each also a header of its record.
+TRACE_IDS = ("event_id", "command_id", "correlation_id", "causation_id")
 
 
 class Payload(BaseModel):
@@ -64,6 +67,10 @@ class IntegrationEvent(BaseModel):
             raise UnknownEventTypeError(f"{self.event_type} v{self.schema_version} is not a known event")
         return cls.model_validate(self.data)
 
+    def trace_ids(self) -> dict[str, str]:
+        """Its ids by the names of its headers, as log lines carry them."""
+        return {name: getattr(self, name) for name in TRACE_IDS}
+
     def headers(self) -> list[tuple[str, bytes]]:
         names = (
             "event_id",
@@ -72,6 +79,7 @@ class IntegrationEvent(BaseModel):
             "aggregate_id",
             "aggregate_version",
             "notification_id",
+            "command_id",
             "correlation_id",
             "causation_id",
             "occurred_at",

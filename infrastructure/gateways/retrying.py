@@ -12,17 +12,27 @@ never decide that it failed. If none did (every connection was refused), nothing
 
 A caller that keeps its own retry schedule (in a database, across restarts) uses
 `RetryPolicy.single_attempt()`: one try per call, with the same three outcomes.
+
+Every attempt made while a context asks a call (`domain/asking.py`) says where it comes
+from: `X-Correlation-ID` and `X-Request-ID` carry the call's correlation id (the request
+that started the flow), `X-Causation-ID` the command that decided the call. With an
+`AttemptLog` (`infrastructure/calls/attempts.py`), every attempt is recorded under its key
+with what it met, answered or not.
 """
 
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from domain.asking import call_being_asked
 from domain.ports import RequestRejectedError, UnreachableError
+from infrastructure.calls.attempts import Attempt, AttemptLog
 from infrastructure.faults.crash_points import crash_point
 from infrastructure.settings import Settings
 from infrastructure.simulators.problems import ProblemType, refusal_of
@@ -100,20 +110,23 @@ class JsonGateway:
         policy: RetryPolicy,
         outcome_unknown: Callable[[str], Exception],
         headers: Mapping[str, str] | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self.policy = policy
         self._outcome_unknown = outcome_unknown
         self._client = httpx.Client(base_url=base_url, timeout=policy.timeout_s, headers=headers)
+        self._attempts = attempts
         self._rng = random.Random()
 
-    def post(self, path: str, idempotency_key: str, body: Mapping[str, Any]) -> Any:
-        """The decoded answer of the first attempt that gets one."""
+    def post(self, operation: str, path: str, idempotency_key: str, body: Mapping[str, Any]) -> Any:
+        """The decoded answer of the first attempt that gets one; `operation` names the
+        attempts in the log (the call's: authorize, book...)."""
         failures: list[_NoAnswerError] = []
         for attempt in range(self.policy.attempts):
             if attempt:
                 time.sleep(self.policy.pause_s(attempt, self._rng))
             try:
-                answer = self._attempt(path, idempotency_key, body)
+                answer = self._attempt(operation, path, idempotency_key, body)
             except _NoAnswerError as failure:
                 failures.append(failure)
             else:
@@ -124,21 +137,64 @@ class JsonGateway:
             raise self._outcome_unknown(what)
         raise GatewayUnreachableError(what)
 
-    def _attempt(self, path: str, idempotency_key: str, body: Mapping[str, Any]) -> Any:
+    def _attempt(self, operation: str, path: str, idempotency_key: str, body: Mapping[str, Any]) -> Any:
+        started_at, started = datetime.now(UTC), time.monotonic()
         try:
-            response = self._client.post(path, json=body, headers={"Idempotency-Key": idempotency_key})
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise _NoAnswerError(f"not sent ({type(error).__name__})", may_have_arrived=False) from None
+            response = self._client.post(path, json=body, headers=_headers(idempotency_key))
         except httpx.TransportError as error:
-            raise _NoAnswerError(f"no answer ({type(error).__name__})", may_have_arrived=True) from None
+            self._record(
+                Attempt(idempotency_key, operation, started_at, _ms_since(started), _described(error))
+            )
+            sent = not isinstance(error, _NOT_SENT)
+            why = f"{'no answer' if sent else 'not sent'} ({type(error).__name__})"
+            raise _NoAnswerError(why, may_have_arrived=sent) from None
+        outcome = f"{'ok' if response.is_success else 'http'} {response.status_code}"
+        self._record(Attempt(idempotency_key, operation, started_at, _ms_since(started), outcome))
         if response.status_code >= 500:
             raise _NoAnswerError(f"HTTP {response.status_code}", may_have_arrived=True)
         if not response.is_success:
             raise GatewayRefusedError.of(path, response)
         return response.json()
 
+    def _record(self, attempt: Attempt) -> None:
+        if self._attempts is not None:
+            self._attempts.record(attempt)
+
     def close(self) -> None:
         self._client.close()
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # nothing reached the other side
+
+
+def _headers(idempotency_key: str) -> dict[str, str]:
+    """The key, and where the call being asked comes from, if one is."""
+    call = call_being_asked()
+    if call is None:
+        return {"Idempotency-Key": idempotency_key}
+    traced = {
+        "X-Request-ID": call.correlation_id,
+        "X-Correlation-ID": call.correlation_id,
+        "X-Causation-ID": call.causation_id,
+    }
+    return {"Idempotency-Key": idempotency_key, **{name: value for name, value in traced.items() if value}}
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _described(error: httpx.TransportError) -> str:
+    """What an attempt without an answer met, in a few words: "timeout", "connection refused"."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(error, httpx.PoolTimeout):
+        return "no free connection"
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):  # "[Errno 111] Connection refused"
+        return re.sub(r"^\[Errno -?\d+\]\s*", "", str(error)).lower() or "cannot connect"
+    return "connection lost"
 
 
 class _NoAnswerError(Exception):

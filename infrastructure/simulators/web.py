@@ -8,6 +8,7 @@ problem+json body. A refusal recorded under a key is replayed like any other ans
 `Idempotent-Replayed: true`, and counted as a duplicate absorbed, under the simulator's layer
 (`provider` or `carrier`, in infrastructure/metrics.py). A lost answer is held until the
 client gives up, which is how a reply goes missing on a real network after the work was done.
+The caller's ids are logged with each request and sent back (`caller_ids.py`).
 """
 
 import socket
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infrastructure.metrics import METRICS
 from infrastructure.simulators import problems
+from infrastructure.simulators.caller_ids import caller_ids
 from infrastructure.simulators.keys import Answered, KeyReusedError
 from infrastructure.simulators.problems import ProblemType
 
@@ -77,6 +79,7 @@ def simulator_app(
     counted under `duplicates_layer` (not at all without one)."""
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.duplicates_layer = duplicates_layer
+    app.add_middleware(caller_ids)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(RequestValidationError, _unreadable)
     handled: dict[type[Exception], ProblemType] = {KeyReusedError: problems.KEY_REUSED, **errors}
@@ -115,5 +118,5 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
-    config = uvicorn.Config(app, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, timeout_graceful_shutdown=2, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[listener])

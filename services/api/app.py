@@ -1,7 +1,7 @@
 """The HTTP API's composition: `create_app(system, store, webhook_store, config)` wires the
-routes, the provider's webhooks, the problem handlers, the body limit, the metrics and the
-reaper around one System. It reads no environment; the `orders api` command
-(services/cli/api.py) builds the config from Settings."""
+routes, the provider's webhooks, the problem handlers, the body limit, the metrics, the
+request ids and the reaper around one System. It reads no environment; the `orders api`
+command (services/cli/api.py) builds the config from Settings."""
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -10,8 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
-from services.api import handlers, operations, routes, webhooks
+from services.api import dashboard, handlers, operations, routes, webhooks
 from services.api.auth import tenant_of
 from services.api.idempotency import KEY_HEADER, Idempotency
 from services.api.limits import BodyLimit
@@ -19,6 +20,7 @@ from services.api.metrics import RequestMetrics
 from services.api.problems import Problem
 from services.api.rate_limit import WriteRateLimit
 from services.api.reaper import Reaper
+from services.api.request_ids import request_ids
 from services.api.store import IdempotencyStore
 from services.api.webhook_store import WebhookStore
 from services.bootstrap import System
@@ -35,9 +37,16 @@ class ApiConfig:
     # Writes executed per API key, in the `limits` library's notation ("100/second"): well
     # above what one client of the load benchmark sends (40 orders a second).
     write_rate_limit: str = "100/second"
+    # The other processes' metrics, as (name, URL) pairs, which the dashboard adds to the API's own.
+    metrics_urls: tuple[tuple[str, str], ...] = ()
 
 
 class OrdersApi(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        """Every middleware, inside `request_ids`: around Starlette's own error middleware too,
+        so that even the 500 it answers a crash with names its request."""
+        return request_ids(super().build_middleware_stack())
+
     def openapi(self) -> dict[str, Any]:
         """FastAPI's schema, plus the Problem schema that every error response refers to, and
         the Idempotency-Key and Webhook-Signature headers marked required."""
@@ -61,7 +70,11 @@ def _require_headers(schema: dict[str, Any], names: set[str]) -> None:
 
 
 def create_app(
-    system: System, store: IdempotencyStore, webhook_store: WebhookStore, config: ApiConfig
+    system: System,
+    store: IdempotencyStore,
+    webhook_store: WebhookStore,
+    config: ApiConfig,
+    tables: dashboard.Tables | None = None,  # what the dashboard reads; none in memory
 ) -> FastAPI:
     metrics = system.metrics  # the process's, from the composition root
     reaper = Reaper(store, webhook_store, config.reap_every_s)
@@ -87,6 +100,7 @@ def create_app(
             app.include_router(context.router(system, gate, tenant))
     app.include_router(webhooks.router(webhook_store, config.psp_webhook_secret, metrics))
     app.include_router(operations.router(system, metrics))
+    app.include_router(dashboard.router(system, metrics, tables, dict(config.metrics_urls)))
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # added last: outermost, so it counts the 413s
     return app

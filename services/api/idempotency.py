@@ -48,7 +48,7 @@ from starlette.responses import Response
 from domain.errors import RuleViolationError
 from domain.ids import NAMESPACE
 from infrastructure.faults.crash_points import crash_point
-from services.api import problems
+from services.api import problems, request_ids
 from services.api.auth import bearer
 from services.api.json_body import canonical
 from services.api.metrics import Metrics
@@ -68,6 +68,7 @@ class IdempotentRequest:
     scope: Scope
     fingerprint: str
     api_key: str = field(repr=False)  # whose rate limit the request counts against
+    request_id: str = ""  # the HTTP request's (`request_ids.py`): its commands' correlation id
 
     @property
     def command_id(self) -> str:
@@ -91,7 +92,9 @@ class Idempotency:
         """Answer `request` once: by `execute`, rendered from the Receipt's result alone, or
         from the store."""
         token = uuid4().hex
-        held = self.store.claim(request.scope, request.fingerprint, token, self.lease, self.ttl)
+        held = self.store.claim(
+            request.scope, request.fingerprint, token, self.lease, self.ttl, request.request_id
+        )
         if held is not None:
             return self._answer_held(held, request)
         crash_point("api.after_claim")
@@ -146,7 +149,10 @@ def idempotent_request(tenant: Callable[..., str]) -> Callable[..., Awaitable[Id
             raise problems.ProblemError(problems.http(415, "the body must be application/json"))
         assert credentials is not None  # `tenant` refused the request otherwise
         scope = Scope(tenant_id, request.method, request.scope["route"].path_format, check_key(key))
-        return IdempotentRequest(scope, fingerprint(body, _parameters(request)), credentials.credentials)
+        fingerprinted = fingerprint(body, _parameters(request))
+        return IdempotentRequest(
+            scope, fingerprinted, credentials.credentials, request_ids.request_id(request)
+        )
 
     return dependency
 

@@ -1,14 +1,14 @@
 """The orders and inventory endpoints.
 
-Each POST runs its command through the idempotency gate and builds its response from the
-command's Receipt alone (`_placed`, `_changed`, `_restocked`), never from state read
-afterwards: a retry answered by the command log then gets the same bytes. Reads go to the
-aggregates through the services, so a client reads its own writes. An order is visible only to
-the tenant that placed it, and stock only to the tenant that stocked it (each tenant restocks,
-reads and orders from a stock of its own, `domain/inventory.py`); to anyone else either does not
-exist (404), which tells them nothing. Each operation's `responses` name the problem types it
-answers, status by status (`documented`), and links lead from a placed order to reading and
-cancelling it.
+Each POST runs its command through the idempotency gate, with the request's id as its
+correlation id (`request_ids.py`), and builds its response from the command's Receipt alone
+(`_placed`, `_changed`, `_restocked`), never from state read afterwards: a retry answered by
+the command log then gets the same bytes. Reads go to the aggregates through the services, so
+a client reads its own writes. An order is visible only to the tenant that placed it, and stock
+only to the tenant that stocked it (each tenant restocks, reads and orders from a stock of its
+own, `domain/inventory.py`); to anyone else either does not exist (404), which tells them
+nothing. Each operation's `responses` name the problem types it answers, status by status
+(`documented`), and links lead from a placed order to reading and cancelling it.
 """
 
 import json
@@ -169,7 +169,9 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
         responses=_replayed(documented(*GATED, *ORDER_REFUSALS) | {201: PLACED_RESPONSE}, 201),
     )
     def place_order(body: PlaceOrderRequest, post: Post) -> Response:
-        command = body.command(post.command_id, order_id(post.scope), post.scope.tenant)
+        command = body.command(
+            post.command_id, order_id(post.scope), post.scope.tenant, correlation_id=post.request_id
+        )
 
         def execute() -> Receipt:
             try:
@@ -211,7 +213,7 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
     )
     def cancel_order(order_id: UUID, post: Post, body: CancelRequest | None = None) -> Response:
         owned_order(order_id, post.scope.tenant)
-        command = (body or CancelRequest()).command(post.command_id, order_id)
+        command = (body or CancelRequest()).command(post.command_id, order_id, correlation_id=post.request_id)
         return gate.run(post, lambda: system.orders.execute(command), _changed)
 
     @api.get(
@@ -236,7 +238,7 @@ def router(system: System, gate: Idempotency, tenant: Callable[..., str]) -> API
         ),
     )
     def restock(sku: Sku, body: RestockRequest, post: Post) -> Response:
-        command = body.command(post.command_id, sku, post.scope.tenant)
+        command = body.command(post.command_id, sku, post.scope.tenant, correlation_id=post.request_id)
         return gate.run(post, lambda: system.inventory.execute(command), _restocked)
 
     return api

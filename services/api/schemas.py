@@ -1,9 +1,12 @@
 """Request and response bodies. Requests are strict (no coercion of "3" to 3) and refuse
 unknown fields; the values themselves are checked by the domain model, once, where the rules
-live, so these classes only translate JSON into commands and aggregates into JSON. The rules
-the domain enforces are declared here too (`declared`: bounds, lengths, patterns), so the
-OpenAPI document shows them; a value that breaks one is refused by the domain, not by FastAPI,
-as a 422 problem naming its rule. tests/unit/test_api_rules.py holds the two to agreement."""
+live, so these classes only translate JSON into commands and aggregates into JSON. A command
+is built with its id (from the Idempotency-Key) and the id of the HTTP request as its
+`correlation_id`, which its events, and everything the saga does about them, carry on. The
+rules the domain enforces are declared here too (`declared`: bounds, lengths, patterns), so
+the OpenAPI document shows them; a value that breaks one is refused by the domain, not by
+FastAPI, as a 422 problem naming its rule. tests/unit/test_api_rules.py holds the two to
+agreement."""
 
 from typing import Annotated, Any
 from uuid import UUID
@@ -109,10 +112,11 @@ class PlaceOrderRequest(Strict):
     shipping_address: Address
     payment: PaymentDetails
 
-    def command(self, command_id: str, order_id: UUID, tenant_id: str) -> PlaceOrder:
+    def command(self, command_id: str, order_id: UUID, tenant_id: str, *, correlation_id: str) -> PlaceOrder:
         lines = (OrderLine(x.sku, x.quantity, Money(x.unit_price_cents, self.currency)) for x in self.lines)
         return PlaceOrder(
             command_id=command_id,
+            correlation_id=correlation_id,
             order_id=order_id,
             tenant_id=tenant_id,
             customer_id=self.customer_id,
@@ -126,9 +130,11 @@ class PlaceOrderRequest(Strict):
 class CancelRequest(Strict):
     reason: Annotated[str, text(TEXT_LIMIT)] = "cancelled by the customer"
 
-    def command(self, command_id: str, order_id: UUID) -> CancelOrder:
+    def command(self, command_id: str, order_id: UUID, *, correlation_id: str) -> CancelOrder:
         reason = check_text(self.reason, "reason", InvalidCommandError)
-        return CancelOrder(command_id=command_id, order_id=order_id, reason=reason)
+        return CancelOrder(
+            command_id=command_id, correlation_id=correlation_id, order_id=order_id, reason=reason
+        )
 
 
 class RestockRequest(Strict):
@@ -136,12 +142,16 @@ class RestockRequest(Strict):
 
     quantity: Annotated[int, integer(1, MAX_RESTOCK_QUANTITY)]
 
-    def command(self, command_id: str, sku: str, tenant_id: str) -> RestockSku:
+    def command(self, command_id: str, sku: str, tenant_id: str, *, correlation_id: str) -> RestockSku:
         """Restock the tenant's own stock of `sku`."""
         # Checked before the key is claimed: the claim keeps the path, SKU included, and
         # PostgreSQL refuses text with a NUL (`/v1/inventory/a%00b/restock`).
         return RestockSku(
-            command_id=command_id, sku=check_sku(sku), quantity=self.quantity, tenant_id=tenant_id
+            command_id=command_id,
+            correlation_id=correlation_id,
+            sku=check_sku(sku),
+            quantity=self.quantity,
+            tenant_id=tenant_id,
         )
 
 

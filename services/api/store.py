@@ -47,10 +47,20 @@ class IdempotencyStore(Protocol):
     None (the scope is now theirs, under `token`) and every other gets what holds it. A record
     older than its `ttl` counts as absent, and so does a claim left without a response for
     longer than its `lease` (its request crashed), to a caller with the claim's fingerprint: no
-    key stays locked forever, and a key's first body is not replaced by another one's."""
+    key stays locked forever, and a key's first body is not replaced by another one's.
+
+    The claim keeps the `request_id` of the HTTP request that made it (`request_ids.py`), for
+    an operator to find the log lines and the events of the request that executed a key; a
+    replay's own id is in its log lines only."""
 
     def claim(
-        self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta
+        self,
+        scope: Scope,
+        fingerprint: str,
+        token: str,
+        lease: timedelta,
+        ttl: timedelta,
+        request_id: str = "",
     ) -> Held | None: ...
 
     def complete(self, scope: Scope, token: str, response: RecordedResponse) -> None:

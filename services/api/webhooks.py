@@ -14,6 +14,11 @@ must stop retrying. The id is read from the signed body, not from the unsigned `
 header. Fields this API does not read are kept in the payload and not refused, since providers
 add fields over time.
 
+The provider sends back in `X-Correlation-ID` the correlation id that came with the call that
+made the operation: the webhook's log lines carry it, so they are found with the rest of the
+order's flow. The header is not signed, so
+it is only ever logged, and one that is not 1-255 printable ASCII characters is left out.
+
 Replays. Whoever saw a delivery can send it again, signature and all. Within the tolerance the
 copy finds its event id recorded and changes nothing; after it, the signature check refuses the
 copy before the store is asked. That is what lets the store forget: it purges an event once its
@@ -28,6 +33,7 @@ server's clock and the database's far behind.
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -36,12 +42,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
+from structlog.contextvars import bound_contextvars
 
 from services.api.metrics import Metrics
 from services.api.problems import VALIDATION_FAILED, WEBHOOK_UNSIGNED, documented, plain
 from services.api.webhook_store import ReceivedWebhook, WebhookStore
 
 SIGNATURE_HEADER = "Webhook-Signature"
+CORRELATION_HEADER = "X-Correlation-ID"
+CORRELATION_ID = re.compile(r"[\x20-\x7e]{1,255}")  # a correlation id is a request or command id
 SIGNATURE_PATTERN = "^t=[0-9]{1,12},v1=[0-9a-f]{64}$"
 SIGNED = re.compile(r"t=(?P<t>[0-9]{1,12}),v1=(?P<v1>[0-9a-f]{64})")
 TOLERANCE = timedelta(minutes=5)  # how far from this server's clock a signature may have been made
@@ -52,6 +61,7 @@ EXAMPLE: dict[str, Any] = {
     "type": "payment.authorized",
     "data": {"idempotency_key": "payment-1:authorize", "reference": "authorize_1a2b", "order_id": "order-1"},
 }
+log = logging.getLogger(__name__)
 
 
 class OperationData(BaseModel):
@@ -98,10 +108,14 @@ def router(
         response_model=WebhookReceipt,
         responses=documented(WEBHOOK_UNSIGNED, VALIDATION_FAILED, plain(400), plain(413), plain(415)),
     )
-    def psp_webhook(event: PspWebhook, body: SignedBody) -> WebhookReceipt:
-        data, payload = event.data, json.loads(body)
+    def psp_webhook(event: PspWebhook, body: SignedBody, request: Request) -> WebhookReceipt:
+        with bound_contextvars(**_correlation(request)):
+            return receive(event, json.loads(body))
+
+    def receive(event: PspWebhook, payload: Any) -> WebhookReceipt:
         if _holds_nul(payload):  # PostgreSQL keeps no NUL in text or jsonb: refuse, don't fail
             raise VALIDATION_FAILED.error("a webhook may not contain the NUL character")
+        data = event.data
         webhook = ReceivedWebhook(
             event.id, event.type, data.idempotency_key, data.reference, data.order_id, payload
         )
@@ -109,6 +123,7 @@ def router(
         metrics.api_webhooks.labels(outcome=status).inc()
         if status == "duplicate":
             metrics.duplicates.labels(layer="webhook").inc()
+        log.info("psp webhook %s (%s, %s): %s", event.id, event.type, data.idempotency_key, status)
         return WebhookReceipt(status=status)
 
     return api
@@ -162,6 +177,12 @@ def _signature_schema(schema: dict[str, Any]) -> None:
     """Document the header as the string it must be (the None is how a missing one becomes 401)."""
     schema.pop("anyOf", None)
     schema.update(type="string", pattern=SIGNATURE_PATTERN)
+
+
+def _correlation(request: Request) -> dict[str, str]:
+    """The correlation id the provider sent back, if it is one."""
+    sent = request.headers.get(CORRELATION_HEADER, "")
+    return {"correlation_id": sent} if CORRELATION_ID.fullmatch(sent) else {}
 
 
 def _holds_nul(value: Any) -> bool:

@@ -42,11 +42,13 @@ from services.cli import (
     new_context,
     projections,
     projector,
+    reconcile,
     relay,
     run,
     saga,
     simulators,
     terminal,
+    trace,
 )
 from services.cli.usage import examples
 
@@ -59,7 +61,7 @@ PANELS: dict[str, tuple[CommandModule, ...]] = {
     "Dev stack": (dev,),
     "Run the system": (run, demo, chaos),
     "Single processes": (api, relay, gateway, saga, projector, simulators),
-    "Operator tools": (check, projections, dlq, forget),
+    "Operator tools": (check, reconcile, trace, projections, dlq, forget),
     "Extend it": (new_context,),
 }
 

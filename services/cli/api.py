@@ -7,6 +7,10 @@ copy) may reach any of them; it then needs ORDERS_API_KEYS and ORDERS_PSP_WEBHOO
 unless the database is the dev stack's, whose keys it takes (services/cli/credentials.py).
 Without it, all live in this process's memory, with keys of its own that it prints: enough
 for a first look, and gone when it stops.
+
+Its log lines, uvicorn's included, are written as `infrastructure/logs.py` says, each with the
+id of the request it belongs to; the API logs one access line per request itself
+(`services/api/request_ids.py`), so uvicorn's own is off.
 """
 
 import sys
@@ -19,6 +23,7 @@ import typer
 import uvicorn
 from eventsourcing.persistence import PersistenceError
 
+from infrastructure import logs
 from infrastructure.idempotency_store import InMemoryIdempotencyStore, PostgresIdempotencyStore
 from infrastructure.settings import Settings
 from infrastructure.webhook_store import InMemoryWebhookStore, PostgresWebhookStore
@@ -26,6 +31,7 @@ from services.api import ApiConfig, create_app
 from services.bootstrap import build
 from services.cli import credentials
 from services.cli.usage import examples
+from services.ops.dashboard import PostgresTables
 
 
 def register(app: typer.Typer, panel: str) -> None:
@@ -55,6 +61,7 @@ def _api(
         typer.Option(min=1, max=65_535, help="port to listen on", show_default="$ORDERS_API_PORT or 8000"),
     ] = None,
 ) -> int:
+    logs.configure("api")
     settings = _keyed(Settings.from_env())
     with ExitStack() as cleanup:
         try:
@@ -66,13 +73,18 @@ def _api(
             cleanup.callback(store.close)
             webhooks = PostgresWebhookStore(settings) if settings.database_url else InMemoryWebhookStore()
             cleanup.callback(webhooks.close)
+            tables = PostgresTables(settings) if settings.database_url else None  # the dashboard's
+            if tables is not None:
+                cleanup.callback(tables.close)
         except (psycopg.Error, PersistenceError) as error:
             print(f"orders api: error: {' '.join(str(error).split())}", file=sys.stderr)
             return 1
         uvicorn.run(
-            create_app(system, store, webhooks, config(settings)),
+            create_app(system, store, webhooks, config(settings), tables),
             host=host,
             port=port or settings.api_port,
+            log_config=None,
+            access_log=False,
         )
     return 0
 
@@ -97,4 +109,6 @@ def config(settings: Settings) -> ApiConfig:
         lease=timedelta(seconds=settings.idempotency_lease_s),
         ttl=timedelta(seconds=settings.idempotency_ttl_s),
         write_rate_limit=settings.api_write_rate_limit,
+        # The other processes' metrics: `orders run` names the API itself `api`.
+        metrics_urls=tuple((name, url) for name, url in settings.metrics_urls if name != "api"),
     )

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import psycopg
 import typer
+from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaError
 
 from infrastructure.devstack import DevStack
@@ -55,7 +56,7 @@ def _check(
         settings = running_system(Settings.from_env())
         say = (lambda line: print(line, file=sys.stderr)) if as_json else print
         report = run_check(settings, wait, say)
-    except (SettingsError, psycopg.Error, KafkaError, ValueError) as error:
+    except (SettingsError, psycopg.Error, PersistenceError, KafkaError, ValueError) as error:
         print(f"orders check: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_json(), indent=2) if as_json else report.table())

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from infrastructure import logs
 from infrastructure.relay.wakeup import Wakeup
 from infrastructure.settings import Settings
 from services.bootstrap import build, edges
@@ -49,8 +50,7 @@ def register(app: typer.Typer, panel: str) -> None:
 def _gateway(
     workers: Annotated[int, typer.Option(min=1, help="calls in flight at once, per context")] = WORKERS,
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO logs every request
+    logs.configure("gateway")
     settings = Settings.from_env()
     if not settings.database_url:
         print("orders gateway: error: DATABASE_URL must be set (run `orders dev up`)", file=sys.stderr)

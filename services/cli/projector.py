@@ -4,13 +4,13 @@ Run more of them with the same name to share the topics' partitions; each applie
 record once, however often it is delivered.
 """
 
-import logging
 import signal
 import threading
 from typing import Annotated
 
 import typer
 
+from infrastructure import logs
 from projections.catalog import PROJECTIONS, projection_named
 from projections.runner import Projector
 from services.cli.metrics import expose
@@ -38,8 +38,7 @@ def register(app: typer.Typer, panel: str) -> None:
 def _projector(
     name: Annotated[str, typer.Argument(**one_of(PROJECTIONS, "the projection to keep"))],
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logs.configure(f"projector-{name}")
     settings = settings_for(kafka=True)
     projector = Projector(settings, projection_named(name))
     stop = threading.Event()

@@ -20,6 +20,7 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaError
 
+from infrastructure import logs
 from infrastructure.relay import Relay, RelayOptions
 from infrastructure.settings import Settings, SettingsError
 from services.bootstrap import System, build
@@ -74,7 +75,7 @@ def _relay(
     options = RelayOptions(poll_interval_s=poll_interval, lease_s=lease)
     try:
         settings = _settings()
-        _configure_logging()
+        logs.configure("relay")
         system = build(settings)
     except (SettingsError, psycopg.Error, PersistenceError, KafkaError) as error:
         return _failed(error)
@@ -119,11 +120,6 @@ def _settings() -> Settings:
         needed = "DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set"
         raise SettingsError(f"{needed} (run `orders dev up` and source .devstack/env)")
     return settings
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO narrates every connection
 
 
 def _failed(error: Exception) -> int:

@@ -1,6 +1,7 @@
 """`orders run`: the whole system under one supervisor - the HTTP API, the relay, the gateway,
-the saga (one process, or `--saga-workers N`), one projector per projection, and the payment
-provider and carrier simulators, each in a process of its own.
+the saga (one process, or `--saga-workers N`), one projector per projection, the payment
+provider and carrier simulators, and the reconciliation every ORDERS_RECONCILE_EVERY_S
+seconds (`orders reconcile --every S --repair`), each in a process of its own.
 
 Separate processes keep the failure model honest: each child holds its state only in
 PostgreSQL and Kafka, so a crash (even kill -9) costs a restart with backoff and nothing
@@ -40,8 +41,10 @@ def register(app: typer.Typer, panel: str) -> None:
         "run",
         rich_help_panel=panel,
         help="Run the whole system, restarting any process that crashes.\n\n"
-        "The HTTP API, the relay, the gateway, the saga, one projector per projection and both"
-        " simulators, each a supervised child process restarted with backoff when it crashes,"
+        "The HTTP API, the relay, the gateway, the saga, one projector per projection, both"
+        " simulators and the reconciliation (`orders reconcile --repair` every"
+        " $ORDERS_RECONCILE_EVERY_S seconds, default 300), each a supervised child process"
+        " restarted with backoff when it crashes,"
         " until Ctrl-C or SIGTERM. The API, the payment provider and the carrier listen on $ORDERS_API_PORT,"
         " $ORDERS_PSP_PORT and $ORDERS_CARRIER_PORT (default 8000, 8001, 8002). Uses DATABASE_URL"
         " and KAFKA_BOOTSTRAP_SERVERS, or starts (or reuses) the dev stack when DATABASE_URL is not"
@@ -58,9 +61,12 @@ def register(app: typer.Typer, panel: str) -> None:
     )(dev.reporting_errors(_run))
 
 
-def children(saga_workers: int = 1) -> list[tuple[str, list[str]]]:
+def children(saga_workers: int = 1, reconcile_every_s: float | None = None) -> list[tuple[str, list[str]]]:
     """Each process of the system by name, as the `orders` command line that runs it. Several
-    saga processes each read a fixed share of the topics' partitions (`orders saga --owner`)."""
+    saga processes each read a fixed share of the topics' partitions (`orders saga --owner`).
+    The reconciliation runs every `reconcile_every_s` (by default ORDERS_RECONCILE_EVERY_S's
+    default), repairing what it can."""
+    every = reconcile_every_s or Settings().reconcile_every_s
     commands = [("psp-sim", ["psp-sim"]), ("carrier-sim", ["carrier-sim"]), ("api", ["api"])]
     commands += [("relay", ["relay"]), ("gateway", ["gateway"])]
     if saga_workers == 1:
@@ -69,6 +75,7 @@ def children(saga_workers: int = 1) -> list[tuple[str, list[str]]]:
         share = ["--owners", str(saga_workers)]
         commands += [(f"saga-{n + 1}", ["saga", "--owner", str(n), *share]) for n in range(saga_workers)]
     commands += [(f"projector-{name}", ["projector", name]) for name in PROJECTIONS]
+    commands.append(("reconcile", ["reconcile", "--every", f"{every:g}", "--repair"]))
     return [(name, [sys.executable, "-m", "services.cli", *argv]) for name, argv in commands]
 
 
@@ -83,9 +90,10 @@ def supervisor(
         "PYTHONUNBUFFERED": "1",
     }
     inherited = {**env, **servers, **credentials.variables(settings), **addresses(settings)}
-    commands = children(saga_workers)
+    commands = children(saga_workers, settings.reconcile_every_s)
     ports = metrics_ports(settings, [name for name, _ in commands])
     own = {name: {"ORDERS_METRICS_PORT": str(ports.get(name, 0))} for name, _ in commands if name != "api"}
+    own["api"] = {METRICS_URLS: as_pairs(metrics_urls(settings, saga_workers))}  # for its dashboard
     return Supervisor(commands, inherited, settings.devstack_dir / "logs", say, own)
 
 
@@ -113,6 +121,11 @@ def metrics_urls(settings: Settings, saga_workers: int = 1) -> dict[str, str]:
         for name in names
         if name == "api" or name in ports
     }
+
+
+def as_pairs(urls: Mapping[str, str]) -> str:
+    """ORDERS_METRICS_URLS' notation: space-separated `name=url` pairs."""
+    return " ".join(f"{name}={url}" for name, url in urls.items())
 
 
 def addresses(settings: Settings) -> dict[str, str]:
@@ -162,9 +175,7 @@ def _run(
     scraped = metrics_urls(settings, saga_workers)
     say_now("metrics: " + ", ".join(f"{name} {url}" for name, url in scraped.items()))
     if given.database_url is None:  # on the dev stack: its env file names these URLs too
-        DevStack(settings.devstack_dir).export(
-            {**urls, METRICS_URLS: " ".join(f"{name}={url}" for name, url in scraped.items())}
-        )
+        DevStack(settings.devstack_dir).export({**urls, METRICS_URLS: as_pairs(scraped)})
         say_now(f"URLs added to {settings.devstack_dir / 'env'}")
     say_now(f"logs: {settings.devstack_dir / 'logs'}/NAME.log; Ctrl-C stops")
     stop = threading.Event()

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from infrastructure import kafka
+from infrastructure import kafka, logs
 from infrastructure.concurrent_consumer import ConcurrentConsumer
 from infrastructure.deadlines import PostgresDeadlineStore
 from infrastructure.leadership import lock_for
@@ -76,8 +76,7 @@ def _saga(
         int, typer.Option(min=1, metavar="N", help="orders handled at once, each by a thread of its own")
     ] = CONCURRENCY,
 ) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logs.configure("saga" if owners == 1 else f"saga-{owner + 1}")  # as `orders run` names it
     settings = Settings.from_env()
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         print(

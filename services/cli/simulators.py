@@ -17,6 +17,7 @@ import psycopg
 import typer
 from fastapi import FastAPI
 
+from infrastructure import logs
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.simulators import carrier, psp, web
 from services.cli import credentials
@@ -63,6 +64,7 @@ class Simulator:
         )(command)
 
     def serve(self, host: str, port: int | None, schema: str) -> int:
+        logs.configure(self.name)
         try:
             settings = credentials.with_stack_keys(Settings.from_env())
             if not settings.database_url:

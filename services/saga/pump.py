@@ -7,12 +7,15 @@ flow then runs in one call, without a broker, and a test can wrap the handler to
 reorder or fail.
 
 Like the consumer, the pump moves past an event only after the handler returned: if it
-raises, `drain` raises and the next `drain` hands the same event again. A failed call is
+raises, `drain` raises and the next `drain` hands the same event again. Like the consumer's
+workers, it binds the event's ids to the log lines of its handling. A failed call is
 due again at once (no backoff in memory), as the gateway would try it again after its pause.
 """
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from structlog.contextvars import bound_contextvars
 
 from infrastructure.contracts import IntegrationEvent
 from services.gateway import GatewayOptions
@@ -42,7 +45,8 @@ class Pump:
                 if not self.perform_calls():
                     return handed
             else:
-                self.handle(event)
+                with bound_contextvars(**event.trace_ids()):
+                    self.handle(event)
                 self.positions[event.context] = event.notification_id
                 self.handed.append(event)
                 handed += 1

@@ -6,8 +6,9 @@ It refuses a name that is taken or invalid, or a registry it cannot edit, in one
 without changing a file; and a write that fails midway is taken back.
 
 The copy holds what git would commit from the working tree: the tracked files and the new
-ones it does not ignore (the generator itself is new until committed), but no virtualenv,
-caches or local state. Every command runs in the copy with PYTHONPATH pointing at it, so the
+ones it does not ignore (the generator itself is new until committed), but no virtualenv
+or local state, and of the caches only mypy's (checking unchanged files again costs a third
+of its time). Every command runs in the copy with PYTHONPATH pointing at it, so the
 copy's modules are imported, not the editable install's (a check says so first).
 """
 
@@ -78,6 +79,8 @@ def generated(
     for relative in committable_files():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / relative, root / relative)
+    if (ROOT / ".mypy_cache").is_dir():
+        shutil.copytree(ROOT / ".mypy_cache", root / ".mypy_cache")
     env = {
         **os.environ,
         "PYTHONPATH": str(root),
@@ -111,7 +114,6 @@ def test_the_generated_contexts_pass_the_repository_s_checks_and_their_own_tests
             # the tests that pin the order flow, which a context with saga steps joins
             "tests/unit/test_saga_flows.py", "tests/unit/test_saga_deadlines.py",
             "tests/unit/test_stock_ownership.py", "tests/unit/test_api_problems.py",
-            "tests/integration/test_saga_kafka.py",
             *(f"tests/unit/test_{name}.py" for name, _, _ in CONTEXTS),
             *(f"tests/integration/test_{name}_postgres.py" for name, _, _ in CONTEXTS),
             *(f"tests/integration/test_{name}_flow.py" for name, _, _ in CONTEXTS),

@@ -34,6 +34,7 @@ HEADERS = [
     "aggregate_id",
     "aggregate_version",
     "notification_id",
+    "command_id",
     "correlation_id",
     "causation_id",
     "occurred_at",

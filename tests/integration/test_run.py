@@ -36,6 +36,7 @@ CHILDREN = {
     "gateway",
     "saga",
     *(f"projector-{name}" for name in PROJECTIONS),
+    "reconcile",
 }
 
 

@@ -260,8 +260,16 @@ class DiesAfterClaiming(InMemoryIdempotencyStore):
         super().__init__()
         self.died = False
 
-    def claim(self, scope: Scope, fingerprint: str, token: str, lease: timedelta, ttl: timedelta) -> Any:
-        held = super().claim(scope, fingerprint, token, lease, ttl)
+    def claim(
+        self,
+        scope: Scope,
+        fingerprint: str,
+        token: str,
+        lease: timedelta,
+        ttl: timedelta,
+        request_id: str = "",
+    ) -> Any:
+        held = super().claim(scope, fingerprint, token, lease, ttl, request_id)
         if not self.died:
             self.died = True
             raise ProcessDied

@@ -153,3 +153,18 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # the pseudo-terminal is gone once the process has exited
         return b""
+
+
+@pytest.mark.parametrize(
+    "arguments", [["check"], ["reconcile"], ["trace", "0b7e4a52-8f0e-4c1e-9a47-3d2f6c1b9e10"]], ids=" ".join
+)
+def test_an_operator_tool_whose_database_does_not_answer_says_so_in_one_line(
+    arguments: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nothing_listens = "127.0.0.1:1"
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@{nothing_listens}/orders?connect_timeout=2")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", nothing_listens)
+    assert main(arguments) == 1
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("orders") and "error" in said and "Traceback" not in said
+    assert len(said.splitlines()) == 1, said

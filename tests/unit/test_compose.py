@@ -14,7 +14,8 @@ What each check takes from the code rather than from a copy:
   each such service needs a health check, on a port it listens on, for a path it answers
   with 200 (the application itself is asked, in process);
 - what Prometheus scrapes: every application service, where it serves its metrics;
-- the metric families on the dashboards: what the API's /metrics declares;
+- the metric families on the dashboards: what the API's /metrics declares, and every family
+  infrastructure/metrics.py defines charted by some panel;
 - the install commands: the Makefile's `install` recipe, which the Dockerfile must repeat.
 
 Every check is a function returning its problems, and the tests at the end feed each one a
@@ -41,6 +42,7 @@ from psycopg.conninfo import conninfo_to_dict
 from support.api import api_client
 from typer.core import TyperGroup
 
+from infrastructure.metrics import NAME, Metrics
 from infrastructure.settings import PREFIX, Settings, SettingsError
 from infrastructure.simulators import web
 from services.bootstrap import System
@@ -60,6 +62,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "api": credentials.VARIABLES,
     "relay": ("ORDERS_CIPHER_KEY",),
     "saga": ("ORDERS_CIPHER_KEY",),
+    "reconcile": ("ORDERS_CIPHER_KEY",),
     "gateway": ("ORDERS_CIPHER_KEY", "ORDERS_PSP_URL", "ORDERS_CARRIER_URL"),
     "psp-sim": ("ORDERS_PSP_WEBHOOK_URL", "ORDERS_PSP_WEBHOOK_SECRET"),
 }
@@ -443,6 +446,29 @@ def scrape_problems(doc: Doc, prometheus: Doc) -> list[str]:
     return problems
 
 
+def dashboard_peer_problems(doc: Doc) -> list[str]:
+    """The API's dashboard adds up every other application service's metrics: its
+    ORDERS_METRICS_URLS names each of them, at its /metrics, and nothing else."""
+    apps = app_services(doc)
+    api = next((s for s in apps.values() if argv(s)[:1] == ["api"]), None)
+    if api is None:
+        return []
+    pairs = (pair.partition("=") for pair in effective_environment(api).get(run.METRICS_URLS, "").split())
+    named = {(urlsplit(url).hostname, urlsplit(url).port, urlsplit(url).path) for _, _, url in pairs}
+    wanted = {
+        (name, port, "/metrics")
+        for name, service in apps.items()
+        if argv(service)[:1] != ["api"] and (port := metrics_port(service)) is not None
+    }
+    return [
+        f"the API's {run.METRICS_URLS} lacks {host}:{port}{path}"
+        for host, port, path in sorted(wanted - named)
+    ] + [
+        f"the API's {run.METRICS_URLS} names {host}:{port}{path}, no service's metrics"
+        for host, port, path in sorted(named - wanted, key=str)
+    ]
+
+
 def _mounted(service: Service, root: Path) -> dict[str, Path]:
     """{container path: host path} of the service's bind mounts."""
     return {target: root / source for source, target in volumes(service) if source.startswith((".", "/"))}
@@ -543,6 +569,19 @@ def dashboard_problems(dashboards: Mapping[str, Any], families: set[str]) -> lis
                         f"{file}: panel {panel.get('title')!r} queries {metric}, which nothing exposes"
                     )
     return problems
+
+
+def uncharted(dashboards: Mapping[str, Any], families: Iterable[str]) -> list[str]:
+    """The families no panel of any dashboard queries, by any of their series."""
+    exprs = [
+        target.get("expr", "")
+        for dashboard in dashboards.values()
+        for panel in dashboard.get("panels") or []
+        for target in panel.get("targets") or []
+    ]
+    queried = {metric for expr in exprs for metric in _METRIC.findall(expr)}
+    bases = {next((m.removesuffix(s) for s in SUFFIXES if m.endswith(s)), m) for m in queried}
+    return sorted(set(families) - queried - bases)
 
 
 def promtool_problems(config: Path) -> list[str]:
@@ -721,10 +760,18 @@ def test_prometheus_scrapes_every_process_and_grafana_shows_what_the_api_exposes
     problems, prometheus = prometheus_problems(compose(), ROOT)
     assert problems == []
     assert scrape_problems(compose(), prometheus) == []
+    assert dashboard_peer_problems(compose()) == []
     problems, dashboards = grafana_problems(compose(), ROOT)
     assert problems == []
     assert "orders.json" in dashboards
     assert dashboard_problems(dashboards, families | {"up"}) == []
+
+
+def test_every_family_the_system_defines_has_a_panel() -> None:
+    families = {family.name for family in Metrics().registry.collect() if NAME.fullmatch(family.name)}
+    assert "orders_consumer_lag_records" in families
+    _, dashboards = grafana_problems(compose(), ROOT)
+    assert uncharted(dashboards, families) == []
 
 
 @needs_promtool
@@ -929,6 +976,14 @@ def test_a_process_prometheus_does_not_scrape_is_reported() -> None:
     ]
 
 
+def test_a_process_the_dashboard_does_not_add_up_is_reported() -> None:
+    doc = broken(lambda d: _service("relay")(d)["environment"].update({METRICS_PORT: "9200"}))
+    assert dashboard_peer_problems(doc) == [
+        f"the API's {run.METRICS_URLS} lacks relay:9200/metrics",
+        f"the API's {run.METRICS_URLS} names relay:9100/metrics, no service's metrics",
+    ]
+
+
 def test_a_missing_mount_or_monitoring_file_is_reported(tmp_path: Path) -> None:
     doc = broken(
         lambda d: _service("prometheus")(d)["volumes"].append("./ops/prometheus/missing.yml:/etc/x.yml:ro")
@@ -993,6 +1048,8 @@ def test_a_grafana_dashboard_that_queries_nothing_exposed_is_reported(tmp_path: 
         }
     }
     assert dashboard_problems(ok, {"orders_x_seconds"}) == []
+    both = {**found, "e.json": ok["d.json"]}
+    assert uncharted(both, {"orders_x_seconds", "orders_api_nothing", "orders_y"}) == ["orders_y"]
 
 
 def test_a_dockerfile_that_installs_otherwise_or_runs_as_root_is_reported() -> None:

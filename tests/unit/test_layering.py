@@ -30,7 +30,7 @@ DOMAIN_MAY_IMPORT = ("domain", "eventsourcing.domain", "eventsourcing.utils")
 ENTRY_POINTS = (
     "services/bootstrap.py",  # the composition root: the one module that wires infrastructure in
     "services/cli/",  # the processes' entry points: each hands the root its settings
-    "services/ops/",  # the operator's tools (check, demo, chaos): they compose a whole system
+    "services/ops/",  # the operator's tools (check, demo, chaos, reconcile, trace, the dashboard's reads)
 )
 PUBLISHED_LANGUAGE = "infrastructure.contracts"
 CRASH_POINTS = "infrastructure.faults.crash_points"

@@ -9,6 +9,7 @@ A business refusal (409 or 422 with a refusal's problem type: a capture after a 
 refund above what is captured) is the provider's answer, returned as a "refused" reply with
 the problem's detail as its reason. Any other 4xx (an unknown authorization, a reused key, a
 request it cannot read) raises `GatewayRefusedError`: the request is wrong, not the moment.
+With an `AttemptLog`, every attempt is recorded under its key (`infrastructure/calls/attempts.py`).
 """
 
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from domain.money import Money
 from domain.ports import ProviderReply, ProviderTimeoutError
+from infrastructure.calls.attempts import AttemptLog
 from infrastructure.gateways.retrying import GatewayRefusedError, JsonGateway, RetryPolicy
 
 
@@ -29,29 +31,37 @@ class _Answer(BaseModel):
 
 class HttpPaymentProvider:
     def __init__(
-        self, base_url: str, policy: RetryPolicy | None = None, headers: Mapping[str, str] | None = None
+        self,
+        base_url: str,
+        policy: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
-        self._gateway = JsonGateway(base_url, policy or RetryPolicy(), ProviderTimeoutError, headers)
+        self._gateway = JsonGateway(
+            base_url, policy or RetryPolicy(), ProviderTimeoutError, headers, attempts
+        )
 
     def authorize(self, *, idempotency_key: str, amount: Money, token: str, order_id: str) -> ProviderReply:
         body = {"order_id": order_id, "token": token, **_amount(amount)}
-        return self._ask("/v1/authorizations", idempotency_key, body)
+        return self._ask("authorize", "/v1/authorizations", idempotency_key, body)
 
     def capture(self, *, idempotency_key: str, reference: str, amount: Money) -> ProviderReply:
-        return self._ask("/v1/captures", idempotency_key, {"authorization": reference, **_amount(amount)})
+        body = {"authorization": reference, **_amount(amount)}
+        return self._ask("capture", "/v1/captures", idempotency_key, body)
 
     def void(self, *, idempotency_key: str, reference: str) -> ProviderReply:
-        return self._ask("/v1/voids", idempotency_key, {"authorization": reference})
+        return self._ask("void", "/v1/voids", idempotency_key, {"authorization": reference})
 
     def refund(self, *, idempotency_key: str, reference: str, amount: Money) -> ProviderReply:
-        return self._ask("/v1/refunds", idempotency_key, {"authorization": reference, **_amount(amount)})
+        body = {"authorization": reference, **_amount(amount)}
+        return self._ask("refund", "/v1/refunds", idempotency_key, body)
 
     def close(self) -> None:
         self._gateway.close()
 
-    def _ask(self, path: str, idempotency_key: str, body: Mapping[str, Any]) -> ProviderReply:
+    def _ask(self, operation: str, path: str, idempotency_key: str, body: Mapping[str, Any]) -> ProviderReply:
         try:
-            reply = self._gateway.post(path, idempotency_key, body)
+            reply = self._gateway.post(operation, path, idempotency_key, body)
         except GatewayRefusedError as error:
             if error.refusal is None:
                 raise

@@ -19,6 +19,8 @@ currency. A refusal is recorded as its key's answer (status "refused", no money 
 retry under the key gets the same problem; its body carries the operation's fields (its own
 `reference`, `authorization_ref`, `idempotency_key`) next to `type`, `title`, `status` and
 `detail`. The authorization's token picks the behaviour (`infrastructure/simulators/psp/tokens.py`).
+An operation keeps the `X-Correlation-ID` its first request came with, and its webhooks send
+it back (`infrastructure/simulators/caller_ids.py`).
 """
 
 import threading
@@ -36,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.money import MAX_CENTS, Money
 from infrastructure.settings import Settings
 from infrastructure.simulators import problems, web
+from infrastructure.simulators.caller_ids import CorrelationId
 from infrastructure.simulators.psp import tokens
 from infrastructure.simulators.psp.ledger import (
     FailedBeforeChargeError,
@@ -79,34 +82,48 @@ def create_app(settings: Settings, schema: str = "psp") -> FastAPI:
 
     @app.post("/v1/authorizations")
     async def authorize(
-        body: AuthorizationRequest, key: web.IdempotencyKey, request: Request
+        body: AuthorizationRequest, key: web.IdempotencyKey, correlation: CorrelationId, request: Request
     ) -> JSONResponse:
         amount = Money(body.amount_cents, body.currency)
         answer = await run_in_threadpool(
-            lambda: ledger.authorize(key, order_id=body.order_id, amount=amount, token=body.token)
+            lambda: ledger.authorize(
+                key, order_id=body.order_id, amount=amount, token=body.token, correlation_id=correlation
+            )
         )
         if body.token == tokens.SLOW:
             await anyio.sleep(tokens.SLOW_ANSWER_S)
         return await web.reply(answer, request)
 
     @app.post("/v1/captures")
-    async def capture(body: AmountRequest, key: web.IdempotencyKey, request: Request) -> JSONResponse:
+    async def capture(
+        body: AmountRequest, key: web.IdempotencyKey, correlation: CorrelationId, request: Request
+    ) -> JSONResponse:
         amount = Money(body.amount_cents, body.currency)
         answer = await run_in_threadpool(
-            lambda: ledger.capture(key, authorization=body.authorization, amount=amount)
+            lambda: ledger.capture(
+                key, authorization=body.authorization, amount=amount, correlation_id=correlation
+            )
         )
         return await web.reply(answer, request)
 
     @app.post("/v1/voids")
-    async def void(body: VoidRequest, key: web.IdempotencyKey, request: Request) -> JSONResponse:
-        answer = await run_in_threadpool(lambda: ledger.void(key, authorization=body.authorization))
+    async def void(
+        body: VoidRequest, key: web.IdempotencyKey, correlation: CorrelationId, request: Request
+    ) -> JSONResponse:
+        answer = await run_in_threadpool(
+            lambda: ledger.void(key, authorization=body.authorization, correlation_id=correlation)
+        )
         return await web.reply(answer, request)
 
     @app.post("/v1/refunds")
-    async def refund(body: AmountRequest, key: web.IdempotencyKey, request: Request) -> JSONResponse:
+    async def refund(
+        body: AmountRequest, key: web.IdempotencyKey, correlation: CorrelationId, request: Request
+    ) -> JSONResponse:
         amount = Money(body.amount_cents, body.currency)
         answer = await run_in_threadpool(
-            lambda: ledger.refund(key, authorization=body.authorization, amount=amount)
+            lambda: ledger.refund(
+                key, authorization=body.authorization, amount=amount, correlation_id=correlation
+            )
         )
         return await web.reply(answer, request)
 

@@ -45,6 +45,7 @@ class Operation:
     reason: str
     authorization_ref: str  # what a capture, void or refund named; empty for an authorization
     refusal: str  # the problem a refused operation is answered with (`problems.BY_NAME`)
+    correlation_id: str  # what the request that made it sent in X-Correlation-ID, if anything
 
 
 Answer = keys.Answered[Operation]
@@ -69,7 +70,9 @@ class PspLedger:
             schema, "operations", [f.name for f in fields(Operation)], Operation
         )
 
-    def authorize(self, key: str, *, order_id: str, amount: Money, token: str) -> Answer:
+    def authorize(
+        self, key: str, *, order_id: str, amount: Money, token: str, correlation_id: str = ""
+    ) -> Answer:
         if token == tokens.ERROR_BEFORE_CHARGE and self._fails_first(key):
             raise FailedBeforeChargeError(f"authorize {key}: simulated server error, nothing charged")
         reason = tokens.decline_reason(token)
@@ -79,16 +82,16 @@ class PspLedger:
             "lose": 1 if token == tokens.TIMEOUT_AFTER_CHARGE else 0,
         }
         request = {"order_id": order_id, "token": token, **_money(amount)}
-        return self._authorized(key, request, decided)
+        return self._authorized(key, request, {**decided, "correlation_id": correlation_id})
 
-    def capture(self, key: str, *, authorization: str, amount: Money) -> Answer:
-        return self._follow_up(key, "capture", authorization, amount)
+    def capture(self, key: str, *, authorization: str, amount: Money, correlation_id: str = "") -> Answer:
+        return self._follow_up(key, "capture", authorization, amount, correlation_id)
 
-    def void(self, key: str, *, authorization: str) -> Answer:
-        return self._follow_up(key, "void", authorization, None)
+    def void(self, key: str, *, authorization: str, correlation_id: str = "") -> Answer:
+        return self._follow_up(key, "void", authorization, None, correlation_id)
 
-    def refund(self, key: str, *, authorization: str, amount: Money) -> Answer:
-        return self._follow_up(key, "refund", authorization, amount)
+    def refund(self, key: str, *, authorization: str, amount: Money, correlation_id: str = "") -> Answer:
+        return self._follow_up(key, "refund", authorization, amount, correlation_id)
 
     def charges(self, order_id: str) -> list[Operation]:
         """Every operation filed under the order, approved or not, oldest first."""
@@ -101,7 +104,9 @@ class PspLedger:
         with self._pool.connection() as conn:
             return conn.execute(query, {"key": key}).fetchone() is not None
 
-    def _follow_up(self, key: str, operation: str, authorization: str, amount: Money | None) -> Answer:
+    def _follow_up(
+        self, key: str, operation: str, authorization: str, amount: Money | None, correlation_id: str
+    ) -> Answer:
         """Decide under a lock on the authorization's row: of two follow-ups racing under
         different keys, the second sees what the first did. A repeat under the key is answered
         from its row, before the rules are asked again."""
@@ -135,6 +140,7 @@ class PspLedger:
                 "refusal": refused.problem.name if refused else "",
                 "reference": f"{operation}_{uuid.uuid4().hex[:16]}",
                 "fingerprint": fingerprint,
+                "correlation_id": correlation_id,
             }
             return self._recorded(conn, key, FOLLOW_UP, params)
 

@@ -1,8 +1,9 @@
 """The provider simulator's tables and the SQL the ledger runs on them (`ledger.py`).
 
 `operations` has one row per idempotency key: every authorization, and every capture, void
-and refund, approved or refused; `orders check` reads it with plain SQL and counts only
-approved rows. `failed_requests` remembers which keys had their one simulated server error.
+and refund, approved or refused, with the correlation id its request came with (which its
+webhooks send back); `orders check` reads it with plain SQL and counts only approved rows.
+`failed_requests` remembers which keys had their one simulated server error.
 """
 
 from infrastructure.simulators.psp import webhooks
@@ -21,10 +22,12 @@ DDL = [  # the defaults keep a row inserted by hand (a test's rogue charge) simp
         answers_to_lose int NOT NULL DEFAULT 0,
         recorded_at timestamptz NOT NULL DEFAULT now(),
         authorization_ref text NOT NULL DEFAULT '',
-        refusal text NOT NULL DEFAULT '')""",
-    # a ledger created before refusals were recorded
+        refusal text NOT NULL DEFAULT '',
+        correlation_id text NOT NULL DEFAULT '')""",
+    # a ledger created before refusals, then correlation ids, were recorded
     "ALTER TABLE {schema}.operations ADD COLUMN IF NOT EXISTS authorization_ref text NOT NULL DEFAULT ''",
     "ALTER TABLE {schema}.operations ADD COLUMN IF NOT EXISTS refusal text NOT NULL DEFAULT ''",
+    "ALTER TABLE {schema}.operations ADD COLUMN IF NOT EXISTS correlation_id text NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS operations_order_id ON {schema}.operations (order_id)",
     "CREATE INDEX IF NOT EXISTS operations_reference ON {schema}.operations (reference)",
     """CREATE INDEX IF NOT EXISTS operations_authorization_ref ON {schema}.operations (authorization_ref)
@@ -38,14 +41,15 @@ DDL = [  # the defaults keep a row inserted by hand (a test's rogue charge) simp
 CONFLICT = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
 AUTHORIZE = (
     "INSERT INTO {table} (idempotency_key, operation, order_id, amount_cents, currency, status, reference,"
-    " reason, fingerprint, answers_to_lose) VALUES (%(key)s, 'authorize', %(order_id)s, %(cents)s,"
-    " %(currency)s, %(status)s, %(reference)s, %(reason)s, %(fingerprint)s, %(lose)s)" + CONFLICT
+    " reason, fingerprint, answers_to_lose, correlation_id) VALUES (%(key)s, 'authorize', %(order_id)s,"
+    " %(cents)s, %(currency)s, %(status)s, %(reference)s, %(reason)s, %(fingerprint)s, %(lose)s,"
+    " %(correlation_id)s)" + CONFLICT
 )
 FOLLOW_UP = (  # capture, void, refund: filed under the authorization's order, approved or refused
     "INSERT INTO {table} (idempotency_key, operation, order_id, amount_cents, currency, status, reference,"
-    " reason, fingerprint, answers_to_lose, authorization_ref, refusal) VALUES (%(key)s, %(operation)s,"
-    " %(order_id)s, %(cents)s, %(currency)s, %(status)s, %(reference)s, %(reason)s, %(fingerprint)s, 0,"
-    " %(authorization)s, %(refusal)s)" + CONFLICT
+    " reason, fingerprint, answers_to_lose, authorization_ref, refusal, correlation_id) VALUES (%(key)s,"
+    " %(operation)s, %(order_id)s, %(cents)s, %(currency)s, %(status)s, %(reference)s, %(reason)s,"
+    " %(fingerprint)s, 0, %(authorization)s, %(refusal)s, %(correlation_id)s)" + CONFLICT
 )
 HOLD = (  # the row lock that serializes every follow-up of one authorization
     "SELECT order_id, amount_cents, currency FROM {table}"

@@ -11,7 +11,9 @@ delivery sent again: the header `Webhook-Signature: t=<unix seconds>,v1=<hex>` c
 time of sending and the HMAC-SHA256 of `<t>.` followed by the exact body bytes, under the
 secret both sides share (ORDERS_PSP_WEBHOOK_SECRET). The event id is in the signed body; the
 time is signed with it, so a receiver may refuse a delivery signed too long ago, and each
-attempt is signed afresh when it is sent.
+attempt is signed afresh when it is sent. A delivery carries the operation's correlation id
+(the `X-Correlation-ID` its request came with) back in the same header, so the receiver's log
+lines join its flow.
 """
 
 import hashlib
@@ -55,6 +57,7 @@ EVENT_TYPES = {
 }
 EVENT_IDS = uuid.UUID("5f0c6d53-0d8e-4a57-9a4e-6b1f3c2a7e10")  # the namespace of event ids
 SIGNATURE_HEADER = "Webhook-Signature"
+CORRELATION_HEADER = "X-Correlation-ID"
 
 DUE = """SELECT event_id, copy, payload FROM {} WHERE delivered_at IS NULL AND next_attempt_at <= now()
     ORDER BY next_attempt_at, event_id, copy LIMIT 20 FOR UPDATE SKIP LOCKED"""
@@ -130,6 +133,9 @@ class WebhookSender:
             "Webhook-Id": event,
             SIGNATURE_HEADER: signature(self.settings.psp_webhook_secret, body, int(time.time())),
         }
+        correlation_id = payload["data"].get("correlation_id")  # none in an event queued before
+        if correlation_id:
+            headers[CORRELATION_HEADER] = correlation_id
         try:
             response = client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:

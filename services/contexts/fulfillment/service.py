@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from domain.asking import asking
 from domain.calls import Call, CallRefusedError
 from domain.errors import UnknownShipmentError
 from domain.fulfillment import (
@@ -87,7 +88,8 @@ class FulfillmentService(ContextApplication):
             ),
             "cancel": lambda key, r: self.carrier.cancel(idempotency_key=key, tracking_id=r["tracking_id"]),
         }
-        reply = asked[call.operation](call.call_id, call.request)
+        with asking(call):  # the HTTP client says where the call comes from (domain/asking.py)
+            reply = asked[call.operation](call.call_id, call.request)
         if reply.status != "accepted" and call.operation != "book":
             raise CallRefusedError(f"carrier refused {call.operation} {call.call_id}: {reply.reason}")
         return RecordCarrierAnswer(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from domain.asking import asking
 from domain.calls import Call, CallRefusedError
 from domain.errors import UnknownPaymentError
 from domain.ids import payment_id
@@ -98,7 +99,8 @@ class PaymentsService(ContextApplication):
                 idempotency_key=key, reference=r["reference"], amount=_amount(r)
             ),
         }
-        reply = asked[call.operation](call.call_id, call.request)
+        with asking(call):  # the HTTP client says where the call comes from (domain/asking.py)
+            reply = asked[call.operation](call.call_id, call.request)
         answerable = reply.status == "approved" or (call.operation, reply.status) == ("authorize", "declined")
         if not answerable:
             raise CallRefusedError(f"provider refused {call.operation} {call.call_id}: {reply.reason}")

@@ -26,7 +26,7 @@ from services.bootstrap import System
 from services.ops.check import store
 from services.ops.check.quiescence import expected, unpublished
 from services.ops.check.report import Finding
-from services.ops.check.store import ProviderOperation
+from services.ops.check.store import CarrierBooking, ProviderOperation
 from services.ops.check.topics import TopicScanner
 
 STOPPED = (OrderStatus.CANCELLED, OrderStatus.FAILED)
@@ -41,7 +41,7 @@ class Holdings:
     shipments: Mapping[UUID, Shipment]  # by order id
     stock: Sequence[StockItem]
     provider: Sequence[ProviderOperation] | None  # None: no shared provider ledger here
-    parcels: Mapping[str, str] | None  # the carrier's parcels by booking key; None: no shared ledger
+    bookings: Mapping[str, CarrierBooking] | None  # the carrier's, by booking key; None: no shared ledger
 
     def provider_net(self, order_id: UUID) -> int:
         return _net(self._operations_by_payment.get(str(payment_id(order_id)), []))
@@ -53,9 +53,10 @@ class Holdings:
     def parcel(self, order_id: UUID) -> str | None:
         """The state of the order's parcel at the carrier ("none" if it booked nothing), or
         None where no carrier ledger can be read."""
-        if self.parcels is None:
+        if self.bookings is None:
             return None
-        return self.parcels.get(f"{shipment_id(order_id)}:book", "none")
+        booking = self.bookings.get(f"{shipment_id(order_id)}:book")
+        return booking.state if booking else "none"
 
     def held(self, order_id: UUID) -> list[str]:
         return [_named(item) for item in self.stock if str(order_id) in item.reservations]
@@ -86,7 +87,7 @@ def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdi
     with connect(settings) as conn:
         ids = {context: list(store.max_versions(conn, table)) for context, table in tables.items()}
         provider = store.provider_operations(conn)
-        parcels = store.carrier_parcels(conn)
+        bookings = store.carrier_bookings(conn)
     orders: list[Order] = [system.orders.repository.get(i) for i in ids["orders"]]
     payments: list[Payment] = [system.payments.repository.get(i) for i in ids["payments"]]
     shipments: list[Shipment] = [system.fulfillment.repository.get(i) for i in ids["fulfillment"]]
@@ -99,7 +100,7 @@ def fold(settings: Settings, system: System, tables: Mapping[str, str]) -> Holdi
         shipments={UUID(str(s.order_id)): s for s in shipments},
         stock=[system.inventory.repository.get(i) for i in ids["inventory"]],
         provider=provider,
-        parcels=parcels,
+        bookings=bookings,
     )
 
 

@@ -7,6 +7,7 @@ that reads as "nothing published, nothing applied", which the invariants then re
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +26,20 @@ class ProviderOperation:
     operation: str  # authorize, capture, void, refund
     cents: int
     status: str  # approved or declined
+    reference: str  # the provider's id of the operation
+    recorded_at: datetime
 
     @property
     def payment_id(self) -> str:
         return self.key.partition(":")[0]
+
+
+@dataclass(frozen=True)
+class CarrierBooking:
+    key: str  # "<shipment id>:book", the idempotency key the fulfillment context sent
+    tracking_id: str  # empty when the booking was refused
+    state: str  # booked, cancelled, handed_over; refused when nothing was booked
+    recorded_at: datetime
 
 
 def exists(conn: Connection[Any], table: str) -> bool:
@@ -88,16 +99,20 @@ def provider_operations(conn: Connection[Any]) -> list[ProviderOperation] | None
     """The provider's ledger, or None where this system's provider keeps no shared ledger."""
     if not exists(conn, PROVIDER_LEDGER):
         return None
-    query = f"SELECT idempotency_key, operation, amount_cents, status FROM {PROVIDER_LEDGER}"
+    query = (
+        "SELECT idempotency_key, operation, amount_cents, status, reference, recorded_at"
+        f" FROM {PROVIDER_LEDGER}"
+    )
     return [ProviderOperation(*row) for row in conn.execute(query).fetchall()]
 
 
-def carrier_parcels(conn: Connection[Any]) -> dict[str, str] | None:
-    """The state of every parcel the carrier booked (booked, cancelled, handed_over or refused)
-    by its booking key, "<shipment id>:book"; None where no carrier keeps a shared ledger."""
+def carrier_bookings(conn: Connection[Any]) -> dict[str, CarrierBooking] | None:
+    """Every booking the carrier recorded, refused ones included, by its key; None where no
+    carrier keeps a shared ledger."""
     if not exists(conn, CARRIER_LEDGER):
         return None
-    return dict(conn.execute(f"SELECT idempotency_key, state FROM {CARRIER_LEDGER}").fetchall())
+    query = f"SELECT idempotency_key, tracking_id, state, recorded_at FROM {CARRIER_LEDGER}"
+    return {row[0]: CarrierBooking(*row) for row in conn.execute(query).fetchall()}
 
 
 def pending_calls(conn: Connection[Any], calls_tables: Iterable[str]) -> int:

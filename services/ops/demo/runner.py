@@ -25,11 +25,15 @@ from services.ops.demo.absorbed import Absorbed, copy_records
 from services.ops.demo.redelivery import Redelivery, redeliver
 from services.ops.demo.scenario import FIRST_CALL_FAILS, Customers, Plan, make_plans, schedule
 from services.ops.demo.submitter import Submitter
+from services.ops.reconcile import Options, reconcile
 
 SKUS = [f"SKU-{n}" for n in range(1, 6)]
 STOCK_PER_SKU = 120  # less than 200 orders want: some run out of stock
 QUIESCENCE_TIMEOUT_S = 90.0
 READY_TIMEOUT_S = 60.0
+# Everything is younger than reconcile's default grace (60 s) by the end: once the system is
+# quiescent, only the provider's webhooks may still be on their way, and they come in seconds.
+RECONCILE_GRACE_S = 5.0
 COPY_WAIT_S = 30.0  # for the first placements to be published, while the saga is paused
 
 # How far a long step got, and now and then a line for a log to show (None in between).
@@ -83,6 +87,7 @@ def run_demo(
             say("waiting until every order is finished, published and projected")
             report = run_check(settings, QUIESCENCE_TIMEOUT_S, say)
             counted = Absorbed.scrape(metrics_urls)
+            reconciled = reconcile(settings, Options(grace_s=RECONCILE_GRACE_S), say=lambda _: None)
         if not report.quiescent:  # redelivery would do the unfinished work, not show idempotence
             say(report.table())
             return False
@@ -96,9 +101,11 @@ def run_demo(
         say("\nduplicates absorbed, per process and layer, as each process's /metrics said:")
         say("\n".join(counted.table()))
         say("  every process counted what it absorbed" if not missing else "  MISSING: " + ", ".join(missing))
+        say("\nreconciliation (orders reconcile), while the processes ran:")
+        say("\n".join(f"  {line}" for line in reconciled.lines()))
     finally:
         system.close()
-    return report.ok and redelivered.ok and not missing
+    return report.ok and redelivered.ok and not missing and not reconciled.found
 
 
 @dataclass(frozen=True)
