@@ -11,8 +11,10 @@ the calls whose answer it records (`answered=`), in `<context>_calls` (`infrastr
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -31,6 +33,7 @@ from domain.commands import CommandRecord
 from infrastructure import shared_datastore
 from infrastructure.calls import CallTable, MemoryCallQueue, PostgresCallQueue
 from infrastructure.database import DDL_LOCK_KEY
+from infrastructure.group_commit import GroupCommit, Write
 
 # One key for every process creating this project's tables (an arbitrary constant).
 
@@ -57,6 +60,7 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
             "INSERT INTO {} (command_id, command_type, fingerprint, outcome) VALUES (%s, %s, %s, %s)"
         ).format(table)
         self.sql_create_statements += self.call_table.create
+        self._group = GroupCommit(self._commit_batch)
         self._select_command = SQL(
             "SELECT command_id, command_type, fingerprint, outcome FROM {} WHERE command_id = %s"
         ).format(table)
@@ -75,25 +79,40 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
         answered: Sequence[str] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert the command's row, its calls and its events in one transaction.
+        """Insert the command's row, its calls and its events in one transaction, which
+        commands arriving at the same moment share (`infrastructure/group_commit.py`).
 
-        The library pipelines its insert; a unique violation on the command row would abort
+        The library's retry on a lost connection is kept: if the lost answer was to a COMMIT
+        that succeeded, the retry hits the command's row."""
+        return self._group.submit(_Rows(stored_events, command_record, calls, answered, kwargs))
+
+    def _commit_batch(self, batch: Sequence[Write]) -> None:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            if len(batch) == 1:  # alone: its failure is the transaction's, no savepoint needed
+                batch[0].result = self._write(curs, batch[0].rows)
+                return
+            for write in batch:
+                try:
+                    with conn.transaction():  # a savepoint: a failure rolls back this write alone
+                        write.result = self._write(curs, write.rows)
+                except psycopg.IntegrityError as error:
+                    write.error = IntegrityError(str(error))
+
+    def _write(self, curs: Any, rows: "_Rows") -> Sequence[int]:
+        """The library pipelines its insert; a unique violation on the command row would abort
         that pipeline and surface as a retryable "pipeline aborted" error. Here the command
         row goes first, unpipelined, so a duplicate fails at once as an IntegrityError,
-        before the table lock is taken. The library's retry on a lost connection is kept:
-        if the lost answer was to a COMMIT that succeeded, the retry hits this row.
-        """
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            if command_record is not None:
-                curs.execute(self._insert_command, self._command_params(command_record), prepare=True)
-            notification_ids: Sequence[int] = []
-            if stored_events:
-                self._insert_stored_events(curs, stored_events, **kwargs)
-                notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            # After the events' table lock, never before: `create_table` locks the events
-            # table first, then the calls table, and the opposite order could deadlock.
-            self.call_table.write(curs, calls, answered)
-            return notification_ids
+        before the table lock is taken."""
+        if rows.command_record is not None:
+            curs.execute(self._insert_command, self._command_params(rows.command_record), prepare=True)
+        notification_ids: Sequence[int] = []
+        if rows.stored_events:
+            self._insert_stored_events(curs, rows.stored_events, **rows.kwargs)
+            notification_ids = self._fetch_ids_after_insert_events(curs, rows.stored_events, **rows.kwargs)
+        # After the events' table lock, never before: `create_table` locks the events
+        # table first, then the calls table, and the opposite order could deadlock.
+        self.call_table.write(curs, rows.calls, rows.answered)
+        return notification_ids
 
     @staticmethod
     def _command_params(record: CommandRecord) -> tuple[str, str, str, str]:
@@ -105,6 +124,17 @@ class PostgresCommandRecorder(PostgresApplicationRecorder):
             curs.execute(self._select_command, (command_id,), prepare=True)
             row = curs.fetchone()
         return None if row is None else CommandRecord(**row)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What one command writes."""
+
+    stored_events: Sequence[StoredEvent]
+    command_record: CommandRecord | None
+    calls: Sequence[Call]
+    answered: Sequence[str]
+    kwargs: dict[str, Any]
 
 
 class MemoryCommandRecorder(POPOApplicationRecorder):
