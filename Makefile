@@ -46,13 +46,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain services
 
-# The command path against its limits, a cold load of a SKU with 100,000 orders behind it (about
-# a minute), then the whole system under open-loop load at 5, 10, 20 and 40 orders/s
-# (bench/README.md); about 9 minutes. `make bench-e2e ARGS=--tiny`: 30 s.
+# Each building block against its limit, in one run (`orders bench`, about 2 minutes), then a
+# cold load of a SKU with 100,000 orders behind it (about a minute); bench/README.md. The whole
+# system under open-loop load is `make bench-e2e` (about 9 minutes; `ARGS=--tiny`: 30 s).
 bench: install
-	$(BIN)/python -m bench.command_path
+	$(BIN)/python -m bench.blocks
 	$(BIN)/python -m bench.stock_history
-	$(BIN)/python -m bench.e2e
 
 bench-e2e: install
 	$(BIN)/python -m bench.e2e $(ARGS)

@@ -32,6 +32,7 @@ from typer.main import get_group
 from infrastructure.settings import Settings, SettingsError
 from services.cli import (
     api,
+    bench,
     chaos,
     check,
     demo,
@@ -59,7 +60,7 @@ class CommandModule(Protocol):
 
 PANELS: dict[str, tuple[CommandModule, ...]] = {
     "Dev stack": (dev,),
-    "Run the system": (run, demo, chaos),
+    "Run the system": (run, demo, chaos, bench),
     "Single processes": (api, relay, gateway, saga, projector, simulators),
     "Operator tools": (check, reconcile, trace, projections, dlq, forget),
     "Extend it": (new_context,),
